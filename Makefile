@@ -1,0 +1,48 @@
+# sgconv: the two quick-start commands and the pieces they are made of.
+#   make main   set everything up (.venv) and run the main job
+#   make test   set everything up (.venv) and run every test (nbdev_test, pytest, export and clean checks)
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.sgconv-installed
+MAIN_ARGS ?=
+
+.PHONY: main test install demo lra check-export nbtest pytest docs bench
+
+$(STAMP): settings.ini setup.py
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+main: $(STAMP)
+	$(PY) -m sgconv.demo $(MAIN_ARGS)
+
+demo: $(STAMP)
+	$(PY) -m sgconv.demo
+
+# nbdev_export must leave sgconv/ unchanged, and nbdev_clean must leave the notebooks unchanged
+check-export: $(STAMP)
+	@before=$$(find sgconv nbs -type f \( -name '*.py' -o -name '*.ipynb' \) -not -path '*/.ipynb_checkpoints/*' | sort | xargs sha256sum); \
+	$(BIN)/nbdev_export && $(BIN)/nbdev_clean >/dev/null; \
+	after=$$(find sgconv nbs -type f \( -name '*.py' -o -name '*.ipynb' \) -not -path '*/.ipynb_checkpoints/*' | sort | xargs sha256sum); \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "FAILED: nbdev_export/nbdev_clean changed these files; run them and commit:"; \
+	  diff <(echo "$$before") <(echo "$$after") | grep '^[<>]' | awk '{print $$3}' | sort -u; exit 1; \
+	else echo "nbdev_export and nbdev_clean: in sync"; fi
+
+nbtest: $(STAMP)
+	$(BIN)/nbdev_test --n_workers 2 --do_print
+
+pytest: $(STAMP)
+	$(PY) -m pytest -q tests
+
+test: $(STAMP)
+	$(MAKE) --no-print-directory check-export
+	$(MAKE) --no-print-directory nbtest
+	$(MAKE) --no-print-directory pytest
+
+docs: $(STAMP)
+	$(PY) tools/render_docs.py --screenshots
