@@ -1,0 +1,234 @@
+"Tests for `sgconv.models` and `sgconv.train`: masks, shapes, sizes, a smoke run of every LRA task x model, and 2-process CPU DDP with resume"
+import json, os, subprocess, sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sgconv.data.core import TaskInfo, pad_collate
+from sgconv.data.images import write_fake_cifar10
+from sgconv.data.text import _tiny_imdb, _tiny_aan
+from sgconv.models import (MODELS, ModelConfig, LRAModel, LocalKernel, MaskedBatchNorm, SelfAttention, build_model, count_params,
+                           length_mask, masked_pool)
+from sgconv.layer import GlobalConv
+from sgconv.train import (PRESETS, TASKS, LRAModule, cosine_warmup, main, param_groups, preset_config, results_markdown, run,
+                          write_results)
+
+TOK = TaskInfo('listops', n_tokens=18, d_input=1, n_classes=10, l_max=48)
+IMG = TaskInfo('pathfinder32', None, 1, 2, 48)
+PAIR = TaskInfo('aan', 20, 1, 2, 32, pairs=True)
+SMALL = dict(d_model=16, n_layers=2, kernel_dim=4, d_state=8)
+
+
+def seqs(n=(48, 30, 7), vocab=18, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randint(2, vocab, (k,), generator=g) for k in n]
+
+
+# ---------------------------------------------------------------- models
+
+def test_length_mask_and_pool():
+    m = length_mask(torch.tensor([3, 1]), 4)
+    assert m.tolist() == [[True, True, True, False], [True, False, False, False]]
+    x = torch.arange(8.).view(2, 4, 1)
+    assert masked_pool(x, m).flatten().tolist() == [1.0, 4.0]
+    assert masked_pool(x, m, 'last').flatten().tolist() == [2.0, 4.0]
+    with pytest.raises(ValueError, match='lengths must lie'): length_mask(torch.tensor([5]), 4)
+    with pytest.raises(ValueError, match="'mean' or 'last'"): masked_pool(x, m, 'max')
+
+
+def test_masked_batchnorm_matches_batchnorm_and_ignores_padding():
+    bn, ref = MaskedBatchNorm(4), torch.nn.BatchNorm1d(4)
+    x = torch.randn(3, 5, 4)
+    torch.testing.assert_close(bn(x), ref(x.transpose(1, 2)).transpose(1, 2), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(bn.running_var, ref.running_var)
+    bn = MaskedBatchNorm(4)
+    y = bn(x, length_mask(torch.tensor([5, 2, 1]), 5))
+    packed = torch.cat([x[0], x[1, :2], x[2, :1]])[None]
+    torch.testing.assert_close(torch.cat([y[0], y[1, :2], y[2, :1]]), MaskedBatchNorm(4)(packed)[0], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('bidirectional', [True, False])
+def test_local_kernel_is_a_depthwise_conv(bidirectional):
+    H, L, w = 3, 16, 5
+    layer = GlobalConv(LocalKernel(H, L, w, bidirectional=bidirectional), H, L, bidirectional=bidirectional, activation=None, output='none')
+    with torch.no_grad(): layer.D.zero_()
+    u = torch.randn(2, L, H)
+    wt = layer.kernel.weight[0].unsqueeze(1)                                            # (H, 1, w)
+    if bidirectional: ref = F.conv1d(u.transpose(1, 2), wt, padding=w // 2, groups=H)
+    else: ref = F.conv1d(F.pad(u.transpose(1, 2), (w - 1, 0)), wt.flip(-1), groups=H)
+    torch.testing.assert_close(layer(u), ref.transpose(1, 2), atol=1e-5, rtol=1e-5)
+
+
+def test_attention_masks_padded_keys():
+    att = SelfAttention(8, 2)
+    x = torch.randn(2, 6, 8)
+    y = att(x, length_mask(torch.tensor([6, 4]), 6))
+    torch.testing.assert_close(y[1, :4], att(x[1:, :4])[0], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match='must divide'): SelfAttention(6, 4)
+
+
+@pytest.mark.parametrize('model', MODELS)
+@pytest.mark.parametrize('kw', [dict(), dict(norm='layer', prenorm=False, pool='last'), dict(bidirectional=False)])
+def test_padded_batch_equals_each_sequence_alone(model, kw):
+    torch.manual_seed(0)
+    ss = seqs()
+    x, lengths, _ = pad_collate([(s, 0) for s in ss])
+    m = build_model(TOK, model, **SMALL, **kw).eval()
+    with torch.no_grad():
+        out = m(x, lengths)
+        alone = torch.cat([m(s[None]) for s in ss])
+    assert out.shape == (3, 10)
+    torch.testing.assert_close(out, alone, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize('model', MODELS)
+def test_extra_padding_changes_nothing_in_training(model):
+    torch.manual_seed(0)
+    m = build_model(TOK, model, **SMALL).train()
+    x, lengths, _ = pad_collate([(s, 0) for s in seqs((30, 7))])
+    torch.testing.assert_close(m(x, lengths), m(F.pad(x, (0, 12)), lengths), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize('model', MODELS)
+def test_real_inputs_and_pairs(model):
+    torch.manual_seed(0)
+    m = build_model(IMG, model, **SMALL)
+    assert m(torch.randn(4, 48, 1)).shape == (4, 2)
+    m = build_model(PAIR, model, **SMALL).eval()
+    pairs = [((a, b), 1) for a, b in zip(seqs((32, 9), 20), seqs((5, 20), 20, seed=1))]
+    (a, b), (la, lb), _ = pad_collate(pairs)
+    with torch.no_grad():
+        torch.testing.assert_close(m((a, b), (la, lb)), torch.cat([m((p[0][None], p[1][None])) for p, _ in pairs]), atol=1e-4, rtol=1e-4)
+
+
+def test_model_errors():
+    m = build_model(TOK, 'sgconv', **SMALL)
+    with pytest.raises(TypeError, match='takes token ids'): m(torch.randn(2, 10))
+    with pytest.raises(ValueError, match=r'token ids must lie in \[0, 18\)'): m(torch.randint(0, 30, (2, 10)))
+    with pytest.raises(ValueError, match='l_max=48'): m(torch.randint(0, 18, (2, 49)))
+    with pytest.raises(TypeError, match='takes pairs'): build_model(PAIR, 'sgconv', **SMALL)(torch.randint(0, 5, (2, 8)))
+    with pytest.raises(TypeError, match=r"unknown option\(s\) \['widht'\]"): build_model(TOK, 'sgconv', widht=3)
+    with pytest.raises(ValueError, match='model must be one of'): ModelConfig(model='lstm')
+    with pytest.raises(ValueError, match='odd kernel_size'): LocalKernel(4, 16, 4, bidirectional=True)
+
+
+def test_parameter_counts_comparable():
+    counts = {}
+    for model in MODELS:
+        torch.manual_seed(0)
+        counts[model] = count_params(build_model(TaskInfo('listops', 18, 1, 10, 2048), model, d_model=128, n_layers=8, kernel_dim=1))
+    assert max(counts.values()) / min(counts.values()) < 3.5, counts
+
+
+@pytest.mark.parametrize('model', MODELS)
+def test_each_model_trains(model):
+    torch.manual_seed(0)
+    m = build_model(TOK, model, **SMALL)
+    x, lengths, _ = pad_collate([(s, 0) for s in seqs()])
+    y = torch.tensor([1, 2, 3])
+    opt = torch.optim.AdamW(m.parameters(), 1e-2)
+    losses = []
+    for _ in range(8):
+        loss = F.cross_entropy(m(x, lengths), y); opt.zero_grad(); loss.backward(); opt.step(); losses.append(loss.item())
+    assert losses[-1] < losses[0], losses
+
+
+# ---------------------------------------------------------------- training pieces
+
+def test_param_groups():
+    m = build_model(TOK, 'sgconv', **SMALL)
+    gs = param_groups(m, 0.01, 0.05)
+    assert sum(len(g['params']) for g in gs) == len(list(m.parameters()))
+    k = [g for g in gs if any('kernel.weight' in n for n in g['names'])][0]
+    assert (k['lr'], k['weight_decay']) == (0.001, 0.05)
+    assert all(g['weight_decay'] == 0 for g in gs if any(n.endswith('bias') or 'norm' in n for n in g['names']))
+    s = [g for g in param_groups(build_model(TOK, 's4', **SMALL), 0.01, 0.05) if any('log_dt' in n for n in g['names'])][0]
+    assert (s['lr'], s['weight_decay']) == (0.001, 0.0)
+
+
+def test_cosine_warmup():
+    f = [cosine_warmup(s, 10, 110) for s in range(111)]
+    assert f[0] > 0 and f[10] == pytest.approx(1.0) and f[60] == pytest.approx(0.5) and f[110] == pytest.approx(0.0)
+    assert all(a <= b for a, b in zip(f[:10], f[1:11])) and all(a >= b for a, b in zip(f[10:], f[11:]))
+
+
+def test_presets():
+    for preset, tasks in PRESETS.items():
+        assert set(tasks) == set(TASKS), preset
+        for task in tasks:
+            for model in MODELS: ModelConfig(**preset_config(task, model, preset)['model'])
+    c = preset_config('listops', 's4d', 'paper', {'train.lr': 0.002})
+    assert (c['model']['model'], c['model']['n_layers'], c['model']['d_model'], c['train']['lr']) == ('s4d', 8, 128, 0.002)
+    with pytest.raises(ValueError, match="unknown preset 'huge'"): preset_config('listops', 'sgconv', 'huge')
+    with pytest.raises(ValueError, match='must look like'): preset_config('listops', overrides={'lr': 1})
+
+
+# ---------------------------------------------------------------- smoke runs of every task x model
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('data')
+    (root/'imdb').mkdir(); _tiny_imdb(root/'imdb')
+    (root/'aan').mkdir(); _tiny_aan(root/'aan')
+    write_fake_cifar10(root/'cifar10', n=8)
+    return root
+
+
+SMOKE = [('listops', {}), ('text', {}), ('retrieval', {}), ('image', {}),
+         ('image', {'data.name': 'cifar10', 'data.verify': False}), ('pathfinder', {})]
+
+
+@pytest.mark.parametrize('task,ov', SMOKE, ids=['listops', 'text', 'retrieval', 'digits', 'cifar', 'pathfinder'])
+@pytest.mark.parametrize('model', MODELS)
+def test_smoke_run(task, ov, model, data_root, tmp_path):
+    r = run(task, model, 'smoke', ov, root=data_root, out_dir=tmp_path, progress=False, loggers=())
+    assert 0 <= r['test_acc'] <= 1 and r['steps'] >= 1 and r['params'] > 0
+    assert Path(r['best_ckpt']).exists()
+
+
+def test_smoke_pathx(data_root, tmp_path):
+    r = run('pathx', 'sgconv', 'smoke', root=data_root, out_dir=tmp_path, progress=False, loggers=())
+    assert r['steps'] == 1 and LRAModule.load_from_checkpoint(r['last_ckpt']).model.info.l_max == 128 * 128
+
+
+def test_resume_and_results(data_root, tmp_path):
+    r = run('listops', 'cnn', 'smoke', root=data_root, out_dir=tmp_path, progress=False)
+    assert (r['epochs'], r['steps']) == (1, 2) and (Path(r['log_dir'])/'metrics.csv').exists()
+    r2 = run('listops', 'cnn', 'smoke', {'train.max_epochs': 2}, root=data_root, out_dir=tmp_path, ckpt_path=r['last_ckpt'], progress=False, loggers=())
+    assert (r2['epochs'], r2['steps']) == (2, 4)
+    for suffix in ('csv', 'json', 'md'): write_results([r, r2], tmp_path/f'res.{suffix}')
+    assert '| listops | cnn | smoke |' in results_markdown([r])
+    assert len(json.loads((tmp_path/'res.json').read_text())) == 2
+
+
+def test_missing_data_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match='aclImdb_v1.tar.gz'):
+        run('text', 'sgconv', 'smoke', root=tmp_path, out_dir=tmp_path, progress=False, loggers=())
+
+
+# ---------------------------------------------------------------- command line and DDP
+
+def _cli(args, cwd):
+    env = {**os.environ, 'PYTHONWARNINGS': 'ignore'}
+    out = subprocess.run([sys.executable, '-m', 'sgconv.train', *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+    return out
+
+
+def test_cli_ddp_two_cpu_processes_and_resume(data_root, tmp_path):
+    common = ['--task', 'listops', '--model', 'sgconv', '--preset', 'smoke', '--accelerator', 'cpu', '--devices', '2', '--strategy', 'ddp',
+              '--no-progress', '--no-tensorboard', '--data-root', str(data_root), '--out', str(tmp_path/'runs')]
+    out = _cli(common + ['--results', str(tmp_path/'a.json')], tmp_path)
+    assert '| listops | sgconv | smoke |' in out.stdout
+    (row,) = json.loads((tmp_path/'a.json').read_text())
+    assert (row['epochs'], row['steps']) == (1, 2) and Path(row['last_ckpt']).exists()
+    _cli(common + ['--resume', row['last_ckpt'], '--set', 'train.max_epochs=2', '--results', str(tmp_path/'b.json')], tmp_path)
+    (row2,) = json.loads((tmp_path/'b.json').read_text())
+    assert (row2['epochs'], row2['steps']) == (2, 4)
+
+
+def test_cli_errors(capsys):
+    with pytest.raises(SystemExit, match='unknown task'): main(['--task', 'mnist', '--preset', 'smoke'])
+    with pytest.raises(SystemExit, match='SECTION.KEY=VALUE'): main(['--set', 'lr'])
