@@ -317,11 +317,12 @@ def run(task:str, # a key of TASKS
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     train_time = time.time() - t0
     ck = trainer.checkpoint_callback
+    best_ckpt, last_ckpt = ck.best_model_path, ck.last_model_path   # read before `test`, which can reset them
     test = trainer.test(module, datamodule=dm, ckpt_path=ck.best_model_path or None, verbose=False)
     return dict(task=task, model=model, preset=preset, seed=seed, test_acc=test[0].get('test_acc'),
                 val_acc=None if ck.best_model_score is None else float(ck.best_model_score), params=count_params(module.model),
                 train_time_s=train_time, epochs=trainer.current_epoch, steps=trainer.global_step,
-                best_ckpt=ck.best_model_path, last_ckpt=ck.last_model_path, log_dir=trainer.log_dir)
+                best_ckpt=best_ckpt, last_ckpt=last_ckpt, log_dir=trainer.log_dir)
 
 # %% ../nbs/21_lra_train.ipynb #eb216f1e
 def _trainer(task, model, preset, tr, out_dir, accelerator, devices, num_nodes, strategy, progress, loggers)->L.Trainer:
