@@ -223,10 +223,10 @@ def test_cli_ddp_two_cpu_processes_and_resume(data_root, tmp_path):
     out = _cli(common + ['--results', str(tmp_path/'a.json')], tmp_path)
     assert '| listops | sgconv | smoke |' in out.stdout
     (row,) = json.loads((tmp_path/'a.json').read_text())
-    assert (row['epochs'], row['steps']) == (1, 2) and Path(row['last_ckpt']).exists()
+    assert (row['world_size'], row['epochs'], row['steps']) == (2, 1, 2) and Path(row['last_ckpt']).exists()
     _cli(common + ['--resume', row['last_ckpt'], '--set', 'train.max_epochs=2', '--results', str(tmp_path/'b.json')], tmp_path)
     (row2,) = json.loads((tmp_path/'b.json').read_text())
-    assert (row2['epochs'], row2['steps']) == (2, 4)
+    assert (row2['world_size'], row2['epochs'], row2['steps']) == (2, 2, 4)
 
 
 def test_cli_errors(capsys):
