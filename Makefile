@@ -6,7 +6,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sgconv-installed
-MAIN_ARGS ?=
+# the main job: the `small` ListOps comparison of SGConv, the Transformer and S4D (about 15 minutes on 2 cores)
+MAIN_ARGS ?= --task listops --model sgconv,transformer,s4d --preset small
+MAIN_OUT ?= runs/main
 
 .PHONY: main test install demo lra check-export nbtest pytest docs bench
 
@@ -18,7 +20,7 @@ $(STAMP): settings.ini setup.py
 install: $(STAMP)
 
 main: $(STAMP)
-	$(PY) -m sgconv.demo $(MAIN_ARGS)
+	$(PY) -m sgconv.train $(MAIN_ARGS) --out $(MAIN_OUT) --results $(MAIN_OUT)/results.md $(MAIN_OUT)/results.json
 
 demo: $(STAMP)
 	$(PY) -m sgconv.demo

@@ -221,7 +221,7 @@ SMALL = {
     # 1,500 steps: 34.0% and 35.6%); with the SGConv settings (post-norm BatchNorm, lr 0.01) it collapses to chance.
     'listops': dict(data=dict(n_train=20_000, n_val=500, n_test=1_000, min_len=100, max_len=300, l_max=304),
                     model=dict(_PAPER_MODEL, n_layers=4, d_model=64, norm='batch', prenorm=False, dropout=0.0, kernel_dim=1),
-                    train=dict(lr=0.01, weight_decay=0.05, batch_size=32, max_epochs=4, warmup_steps=100),
+                    train=dict(lr=0.01, weight_decay=0.05, batch_size=32, max_epochs=4, warmup_steps=100, val_check_interval=0.5),
                     models={'transformer': {**_TRANSFORMER['transformer'], 'train.lr': 0.003}}),
     # needs the real aclImdb archive; shorter reviews
     'text': dict(data=dict(l_max=1024, level='char'),
@@ -261,7 +261,8 @@ PRESETS = {'paper': PAPER, 'small': SMALL, 'smoke': SMOKE}
 
 # %% ../nbs/21_lra_train.ipynb #31c234d0
 TRAIN_KEYS = ('lr', 'weight_decay', 'batch_size', 'max_epochs', 'max_steps', 'warmup_steps', 'betas', 'grad_clip',
-              'limit_train_batches', 'limit_val_batches', 'limit_test_batches', 'precision', 'num_workers', 'accumulate_grad_batches')
+              'limit_train_batches', 'limit_val_batches', 'limit_test_batches', 'precision', 'num_workers', 'accumulate_grad_batches',
+              'val_check_interval')
 
 def preset_config(task:str, # a key of TASKS
                   model:str='sgconv', # a model name (MODELS)
@@ -346,7 +347,8 @@ def _trainer(task, model, preset, tr, out_dir, accelerator, devices, num_nodes, 
                      max_epochs=tr.get('max_epochs', 10), max_steps=tr.get('max_steps', -1), precision=tr.get('precision', '32-true'),
                      gradient_clip_val=tr.get('grad_clip'), accumulate_grad_batches=tr.get('accumulate_grad_batches', 1),
                      limit_train_batches=tr.get('limit_train_batches'), limit_val_batches=tr.get('limit_val_batches'),
-                     limit_test_batches=tr.get('limit_test_batches'), logger=lg or False, callbacks=[ckpt],
+                     limit_test_batches=tr.get('limit_test_batches'), val_check_interval=tr.get('val_check_interval'),
+                     logger=lg or False, callbacks=[ckpt],
                      enable_progress_bar=progress, enable_model_summary=False, log_every_n_steps=10, default_root_dir=out_dir)
 
 # %% ../nbs/21_lra_train.ipynb #1c1949c9
