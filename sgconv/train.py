@@ -237,7 +237,7 @@ SMALL = {
                   train=dict(lr=0.01, weight_decay=0.05, batch_size=32, max_epochs=5, warmup_steps=50), models=_TRANSFORMER),
     # Generated Pathfinder-32 with 3-paddle contours (LRA's easiest has 6) and 10 one-paddle distractors; 20,000 images,
     # 3 epochs = 1,500 steps. At LRA's 6 paddles a CPU budget never leaves chance: SGConv after 1,200 steps on 16,000
-    # images, and even a 2-D CNN after 6 epochs of 10,000 images (with 3 paddles the CNN is at 86% after 2 epochs).
+    # images, and even a 2-D CNN after 6 epochs of 10,000 images (with 3 paddles the CNN is at 85% after 2 epochs; nb 22).
     'pathfinder': dict(data=dict(resolution=32, difficulty='easy', contour_length=3, distractor_length=1, n_distractors=10, n=20_000, n_jobs=-1),
                        model=dict(_PAPER_MODEL, n_layers=4, d_model=64, norm='batch', prenorm=True, dropout=0.0, kernel_dim=32, pool='last'),
                        train=dict(lr=0.004, weight_decay=0.03, batch_size=32, max_epochs=3, warmup_steps=100, val_check_interval=0.25),
