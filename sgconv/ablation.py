@@ -54,7 +54,7 @@ def run_ablation(task:str='image', # an LRA task name (see `sgconv.train.TASKS`)
                  threads:int|None=None, # torch threads per run (default: torch's choice; with jobs > 1: cores // jobs)
                  **kwargs, # passed to `sgconv.train.run` (root, accelerator, devices, ...)
                 )->list[dict]: # one row per run: t, d, sweeps, seed, test_acc, val_acc, params, train_time_s
-    "Train the SGConv model with Cat*(S) for every (t, d) of the two sweeps and every seed"
+    "Train the SGConv model with the disentangled kernel `Cat*(S)` for every (t, d) of the two sweeps and every seed"
     from tqdm.auto import tqdm
     if jobs < 1: raise ValueError(f"jobs must be >= 1, got {jobs}")
     if jobs > 1 and threads is None: threads = max(1, (os.cpu_count() or 1) // jobs)
