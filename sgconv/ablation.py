@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-from .train import run, write_results, preset_config, _value
+from .train import run, write_results, preset_config, parse_overrides, LRADataModule
 
 # %% auto #0
 __all__ = ['DECAY_TS', 'KERNEL_DIMS', 'ablation_configs', 'run_ablation', 'summarize_ablation', 'plot_ablation', 'main']
@@ -76,10 +76,8 @@ def run_ablation(task:str='image', # an LRA task name (see `sgconv.train.TASKS`)
     return rows
 
 def _prepare_data(task, preset, overrides, root):
-    "Build (and cache) the task's data once in this process"
-    from sgconv.train import make_dataset
-    data = preset_config(task, 'sgconv', preset, overrides)['data']
-    for split in ('train', 'val', 'test'): make_dataset(task, split, root, progress=False, **data)
+    "Build (and cache) the task's data once in this process, as each run's data module would"
+    LRADataModule(task, root=root, progress=False, **preset_config(task, 'sgconv', preset, overrides)['data']).prepare_data()
 
 # %% ../nbs/23_ablation.ipynb #134c591c
 def summarize_ablation(rows:Sequence[dict])->list[dict]:
@@ -128,9 +126,7 @@ def main(argv:Sequence[str]|None=None)->list[dict]:
     p.add_argument('--threads', type=int, default=None, help='torch threads per run (default: cores // jobs)')
     p.add_argument('--data-root', default=None, help='data folder (default $SGCONV_DATA or ~/.cache/sgconv)')
     a = p.parse_args(argv)
-    bad = [kv for kv in a.set if '=' not in kv]
-    if bad: raise SystemExit(f"--set needs SECTION.KEY=VALUE, got {bad}")
-    overrides = {k: _value(v) for k, v in (kv.split('=', 1) for kv in a.set)}
+    overrides = parse_overrides(a.set)
     try: preset_config(a.task, 'sgconv', a.preset, overrides)
     except ValueError as e: raise SystemExit(f"error: {e}")
     rows = run_ablation(a.task, a.preset, [int(s) for s in a.seeds.split(',')], [float(t) for t in a.ts.split(',')],

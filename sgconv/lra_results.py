@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_lra_results.ipynb #7c8daa57
 from __future__ import annotations
-import csv, json, math, os
+import csv, json, math, os, statistics
 from pathlib import Path
 from typing import Sequence
 
@@ -67,13 +67,12 @@ def compare_with_paper(rows:Sequence[dict], # result rows (several seeds of one 
             accs = [100 * r['test_acc'] for r in rows if r['model'] == m and r['task'] == t and r.get('test_acc') is not None]
             presets = sorted({r['preset'] for r in rows if r['model'] == m and r['task'] == t})
             ours = '' if not accs else (f'{accs[0]:.2f}' if len(accs) == 1 else
-                                        f'{sum(accs) / len(accs):.2f} ± {_std(accs):.2f}') + f' ({"/".join(presets)})'
+                                        f'{statistics.fmean(accs):.2f} ± {statistics.stdev(accs):.2f}') + f' ({"/".join(presets)})'
             paper = PAPER_TABLE1.get(m, {}).get(t, '')
             cells += [ours, 'fail' if paper is None else (f'{paper:.2f}' if paper != '' else '')]
         lines.append(f'| {m} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
-def _std(xs): m = sum(xs) / len(xs); return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
 
 # %% ../nbs/22_lra_results.ipynb #bf25b684
 def read_metrics(log_dir:str|Path, # a run's log folder (the `log_dir` of its result row)

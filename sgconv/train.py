@@ -24,7 +24,7 @@ from .models import build_model, count_params, MODELS, ModelConfig
 # %% auto #0
 __all__ = ['TASKS', 'TASK_FOLDERS', 'SPLITS', 'PAPER', 'SMALL', 'SMOKE', 'PRESETS', 'TRAIN_KEYS', 'RESULT_COLUMNS',
            'param_groups', 'cosine_warmup', 'make_dataset', 'LRADataModule', 'LRAModule', 'preset_config', 'run',
-           'results_markdown', 'write_results', 'run_grid', 'parse_args', 'main']
+           'results_markdown', 'write_results', 'run_grid', 'parse_args', 'parse_overrides', 'main']
 
 # %% ../nbs/21_lra_train.ipynb #948afa9b
 def param_groups(model:nn.Module, # the model
@@ -419,12 +419,16 @@ def parse_args(argv:Sequence[str]|None=None)->argparse.Namespace:
     return p.parse_args(argv)
 
 # %% ../nbs/21_lra_train.ipynb #395779dd
+def parse_overrides(pairs:Sequence[str])->dict:
+    "`--set SECTION.KEY=VALUE ...` as an overrides dict (values parsed as Python literals); exits with a message on a malformed pair"
+    bad = [kv for kv in pairs if '=' not in kv]
+    if bad: raise SystemExit(f"--set needs SECTION.KEY=VALUE, got {bad}")
+    return {k: _value(v) for k, v in (kv.split('=', 1) for kv in pairs)}
+
 def main(argv:Sequence[str]|None=None)->list[dict]:
     "Entry point of `python -m sgconv.train` and `sgconv-lra`"
     a = parse_args(argv)
-    bad = [kv for kv in a.set if '=' not in kv]
-    if bad: raise SystemExit(f"--set needs SECTION.KEY=VALUE, got {bad}")
-    overrides = {k: _value(v) for k, v in (kv.split('=', 1) for kv in a.set)}
+    overrides = parse_overrides(a.set)
     if a.resume and len(a.task) * len(a.model) * len(a.seed) > 1: raise SystemExit("--resume needs a single task, model and seed")
     try:
         for t in a.task:
