@@ -395,4 +395,9 @@ d = { 'settings': { 'branch': 'main',
                               'sgconv.train.results_markdown': ('lra_train.html#results_markdown', 'sgconv/train.py'),
                               'sgconv.train.run': ('lra_train.html#run', 'sgconv/train.py'),
                               'sgconv.train.run_grid': ('lra_train.html#run_grid', 'sgconv/train.py'),
-                              'sgconv.train.write_results': ('lra_train.html#write_results', 'sgconv/train.py')}}}
+                              'sgconv.train.write_results': ('lra_train.html#write_results', 'sgconv/train.py')},
+            'sgconv.utils': { 'sgconv.utils._resolve_class': ('utils.html#_resolve_class', 'sgconv/utils.py'),
+                              'sgconv.utils.check_choice': ('utils.html#check_choice', 'sgconv/utils.py'),
+                              'sgconv.utils.check_fraction': ('utils.html#check_fraction', 'sgconv/utils.py'),
+                              'sgconv.utils.check_int': ('utils.html#check_int', 'sgconv/utils.py'),
+                              'sgconv.utils.patch': ('utils.html#patch', 'sgconv/utils.py')}}}

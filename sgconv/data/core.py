@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import torch
-from fastcore.basics import patch
+from ..utils import patch
 from torch import Tensor
 
 # %% ../../nbs/10_data_core.ipynb #886e4b3b

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from fastcore.basics import patch
+from ..utils import patch
 from torch import Tensor
 from torch.utils.data import Dataset
 

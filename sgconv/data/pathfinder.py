@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from fastcore.basics import patch
+from ..utils import patch
 from torch import Tensor
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm

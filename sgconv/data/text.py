@@ -13,7 +13,7 @@ from typing import Iterable, Iterator, Literal
 
 import numpy as np
 import torch
-from fastcore.basics import patch
+from ..utils import patch
 from torch import Tensor
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
