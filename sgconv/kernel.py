@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 
+from .utils import patch, check_int, check_choice
+
 # %% auto #0
 __all__ = ['num_scales', 'scale_lengths', 'multiscale_kernel', 'position_decay', 'disentangled_kernel', 'SGConvKernel']
 
@@ -121,6 +123,7 @@ class SGConvKernel(nn.Module):
     def __init__(self,
                  d_model:int, # H: number of features
                  l_max:int, # longest sequence; fixes N and the normalisation Z
+                 *,
                  kernel_dim:int=64, # d: parameters per scale
                  channels:int=1, # kernels per feature
                  decay:float|tuple[float,float]=0.5, # alpha, or a (lo, hi) range to draw one alpha per channel
@@ -130,9 +133,8 @@ class SGConvKernel(nn.Module):
                  wd:float|None=None, # weight decay for the kernel parameters (sets `_optim`)
                 ):
         super().__init__()
-        for name, v in [('d_model', d_model), ('l_max', l_max), ('kernel_dim', kernel_dim), ('channels', channels)]:
-            if not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if init not in ('random', 'cosine'): raise ValueError(f"init must be 'random' or 'cosine', got {init!r}")
+        for name, v in [('d_model', d_model), ('l_max', l_max), ('kernel_dim', kernel_dim), ('channels', channels)]: check_int(name, v)
+        check_choice('init', init, ('random', 'cosine'))
         self.d_model, self.l_max, self.kernel_dim, self.channels = d_model, l_max, kernel_dim, channels
         self.disentangled_t, self.init = disentangled_t, init
         self.n_scales = num_scales(l_max, kernel_dim)
@@ -167,12 +169,14 @@ class SGConvKernel(nn.Module):
                              position_decay(self.l_max, self.disentangled_t), persistent=False)
 
 # %% ../nbs/02_kernel.ipynb #314e411d
+@patch
 def _scaled_weight(self:SGConvKernel)->Tensor:
     "The weights times alpha**i per scale: (channels, d_model, N, d)"
     if self._alpha_pow is not None: return self.weight * self._alpha_pow
     if isinstance(self.decay, Tensor) and self.disentangled_t is None: return self.weight * _decay_powers(self.decay, self.n_scales, self.weight)
     return self.weight
 
+@patch
 def _combine(self:SGConvKernel, w:Tensor, length:int)->Tensor:
     "Upsample and concatenate (C, H, N, d) scaled weights to (C, H, length) with the gather plan buffers"
     flat = w.reshape(-1, w.shape[-2] * w.shape[-1])                           # 2-D (see `_gather_kernel`)
@@ -180,16 +184,15 @@ def _combine(self:SGConvKernel, w:Tensor, length:int)->Tensor:
                    self._lam[:length].to(w.dtype)).reshape(*w.shape[:-2], length)
     return k if self._gain is None else k * self._gain[:length].to(k.dtype)
 
-def _forward(self:SGConvKernel, length:int|None=None)->Tensor:
+@patch
+def forward(self:SGConvKernel, length:int|None=None)->Tensor:
     "The normalised kernel, shape (channels, d_model, length); `length` defaults to `l_max`"
     length = self.l_max if length is None else int(length)
     if not 1 <= length <= self.l_max: raise ValueError(f"kernel length must be in [1, l_max={self.l_max}], got {length}")
     return self._combine(self._scaled_weight() / self.kernel_norm.unsqueeze(-1), length)
 
-def _extra_repr(self:SGConvKernel)->str:
+@patch
+def extra_repr(self:SGConvKernel)->str:
     s = f"d_model={self.d_model}, l_max={self.l_max}, kernel_dim={self.kernel_dim}, n_scales={self.n_scales}, channels={self.channels}"
     if self.disentangled_t is not None: return s + f", disentangled_t={self.disentangled_t}"
     return s + (", decay=per-channel" if isinstance(self.decay, Tensor) else f", decay={self.decay:g}")
-
-SGConvKernel._scaled_weight, SGConvKernel._combine = _scaled_weight, _combine
-SGConvKernel.forward, SGConvKernel.extra_repr = _forward, _extra_repr

@@ -8,7 +8,7 @@ import numbers
 from typing import Any, Callable
 
 # %% auto #0
-__all__ = ['patch', 'check_int', 'check_choice', 'check_fraction']
+__all__ = ['patch', 'check_int', 'check_choice', 'check_fraction', 'registered_as']
 
 # %% ../nbs/00_utils.ipynb #394ee5c6
 def _resolve_class(f:Callable):
@@ -60,3 +60,15 @@ def check_fraction(name:str, v:Any, hi_inclusive:bool=False)->float:
     ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and (0 <= v <= 1 if hi_inclusive else 0 <= v < 1)
     if not ok: raise ValueError(f"{name} must be in [0, 1{']' if hi_inclusive else ')'}, got {v!r}")
     return float(v)
+
+# %% ../nbs/00_utils.ipynb #9bcdf7d1
+def registered_as(registry:dict, # the registry: name -> class
+                  name:str, # the name to register under
+                  attr:str='name', # the class attribute that records the name
+                 )->Callable[[type], type]:
+    "Class decorator: add the class to `registry` under `name` (once) and set `cls.<attr> = name`"
+    def deco(cls:type)->type:
+        if name in registry: raise ValueError(f"{name!r} is already registered (by {registry[name].__name__})")
+        setattr(cls, attr, name); registry[name] = cls
+        return cls
+    return deco

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from sgconv.bench import (COLUMNS, SECTIONS, BLOCKS, BenchConfig, AttentionBlock, make_block, time_interleaved,
+from sgconv.bench import (COLUMNS, SECTIONS, BLOCKS, DEFAULT_BLOCKS, BenchConfig, make_block, time_interleaved,
                           targets, pivot, format_table, main, _row)
 
 
@@ -37,7 +37,7 @@ def test_quick_rows_per_section(quick):
     assert len(by('kernel')) == nL * 3 * 2                                     # 3 kernels x 2 passes
     assert {r['name'] for r in by('kernel')} == {'sgconv', 's4', 's4d'}
     blocks = {(r['name'], r['pass']) for r in by('block')}
-    assert blocks == {(b, p) for b in BLOCKS for p in ('fwd', 'fwd+bwd')}   # math attention fits at quick sizes
+    assert blocks == {(b, p) for b in DEFAULT_BLOCKS for p in ('fwd', 'fwd+bwd')}   # math attention fits at quick sizes
     assert len(by('memory')) == len(cfg.memory_lengths) * len(cfg.memory_blocks) * len(cfg.memory_passes)
     assert all(r['unit'] == 'MB' and float(r['median']) > 0 for r in by('memory'))
     assert {r['name'] for r in by('floor')} == {'floor', 'fft-only', 'conv', 'conv-simple'}
@@ -86,13 +86,13 @@ def test_time_interleaved_rotates():
 
 def test_attention_block_causal_and_backends_agree():
     torch.manual_seed(0)
-    a, m = AttentionBlock(16, 4), AttentionBlock(16, 4, backend='math')
+    a, m = make_block('attention', 16, 40), make_block('attention-math', 16, 40)
     m.load_state_dict(a.state_dict())
     x = torch.randn(2, 40, 16); x2 = x.clone(); x2[:, 25:] += 1
     with torch.no_grad():
         assert torch.allclose(a(x), m(x), atol=1e-5)
         assert torch.allclose(a(x2)[:, :25], a(x)[:, :25], atol=1e-6)
-    with pytest.raises(ValueError, match='divisible'): AttentionBlock(10, 4)
+    with pytest.raises(ValueError, match='must divide'): make_block('attention', 10, 40, heads=4)
 
 
 def test_make_block_and_config_errors():

@@ -1,4 +1,4 @@
-"Tests for `sgconv.models` and `sgconv.train`: masks, shapes, sizes, a smoke run of every LRA task x model, and 2-process CPU DDP with resume"
+"Tests for the classifier harness (`sgconv.models`, `sgconv.tasks`, `sgconv.harness`, `sgconv.train`): masks, shapes, sizes, a smoke run of every LRA task x model, and 2-process CPU DDP with resume"
 import json, os, subprocess, sys
 from pathlib import Path
 
@@ -9,16 +9,26 @@ import torch.nn.functional as F
 from sgconv.data.core import TaskInfo, pad_collate
 from sgconv.data.images import write_fake_cifar10
 from sgconv.data.text import _tiny_imdb, _tiny_aan
-from sgconv.models import (MODELS, ModelConfig, LRAModel, LocalKernel, MaskedBatchNorm, SelfAttention, build_model, count_params,
-                           length_mask, masked_pool)
+from sgconv.blocks import MaskedBatchNorm, length_mask
+from sgconv.mixers import LocalKernel, SelfAttention
+from sgconv.models import MODELS, ModelConfig, SeqClassifier, LRAModel, build_model, count_params, masked_pool, model_config
 from sgconv.layer import GlobalConv
-from sgconv.train import (PRESETS, TASKS, LRAModule, cosine_warmup, main, param_groups, preset_config, results_markdown, run,
-                          write_results)
+from sgconv.optim import cosine_warmup, param_groups
+from sgconv.presets import PRESETS
+from sgconv.tasks import TASKS, resolve_run
+from sgconv.results import results_markdown, write_results
+from sgconv.harness import ClassifierModule, LRAModule, load_checkpoint
+from sgconv.train import main, run
 
 TOK = TaskInfo('listops', n_tokens=18, d_input=1, n_classes=10, l_max=48)
 IMG = TaskInfo('pathfinder32', None, 1, 2, 48)
 PAIR = TaskInfo('aan', 20, 1, 2, 32, pairs=True)
-SMALL = dict(d_model=16, n_layers=2, kernel_dim=4, d_state=8)
+SIZE = dict(d_model=16, n_layers=2)
+PER_MODEL = {'sgconv': dict(kernel_dim=4), 's4': dict(d_state=8), 's4d': dict(d_state=8), 'cnn': {}, 'transformer': {}}
+SEQ_MODELS = [m for m, e in MODELS.items() if e.backbone == 'seq']
+
+
+def small(model): return {**SIZE, **PER_MODEL[model]}
 
 
 def seqs(n=(48, 30, 7), vocab=18, seed=0):
@@ -69,13 +79,13 @@ def test_attention_masks_padded_keys():
     with pytest.raises(ValueError, match='must divide'): SelfAttention(6, 4)
 
 
-@pytest.mark.parametrize('model', MODELS)
+@pytest.mark.parametrize('model', SEQ_MODELS)
 @pytest.mark.parametrize('kw', [dict(), dict(norm='layer', prenorm=False, pool='last'), dict(bidirectional=False)])
 def test_padded_batch_equals_each_sequence_alone(model, kw):
     torch.manual_seed(0)
     ss = seqs()
     x, lengths, _ = pad_collate([(s, 0) for s in ss])
-    m = build_model(TOK, model, **SMALL, **kw).eval()
+    m = build_model(TOK, model, **small(model), **kw).eval()
     with torch.no_grad():
         out = m(x, lengths)
         alone = torch.cat([m(s[None]) for s in ss])
@@ -83,20 +93,20 @@ def test_padded_batch_equals_each_sequence_alone(model, kw):
     torch.testing.assert_close(out, alone, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize('model', MODELS)
+@pytest.mark.parametrize('model', SEQ_MODELS)
 def test_extra_padding_changes_nothing_in_training(model):
     torch.manual_seed(0)
-    m = build_model(TOK, model, **SMALL).train()
+    m = build_model(TOK, model, **small(model)).train()
     x, lengths, _ = pad_collate([(s, 0) for s in seqs((30, 7))])
     torch.testing.assert_close(m(x, lengths), m(F.pad(x, (0, 12)), lengths), atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize('model', MODELS)
+@pytest.mark.parametrize('model', SEQ_MODELS)
 def test_real_inputs_and_pairs(model):
     torch.manual_seed(0)
-    m = build_model(IMG, model, **SMALL)
+    m = build_model(IMG, model, **small(model))
     assert m(torch.randn(4, 48, 1)).shape == (4, 2)
-    m = build_model(PAIR, model, **SMALL).eval()
+    m = build_model(PAIR, model, **small(model)).eval()
     pairs = [((a, b), 1) for a, b in zip(seqs((32, 9), 20), seqs((5, 20), 20, seed=1))]
     (a, b), (la, lb), _ = pad_collate(pairs)
     with torch.no_grad():
@@ -104,28 +114,31 @@ def test_real_inputs_and_pairs(model):
 
 
 def test_model_errors():
-    m = build_model(TOK, 'sgconv', **SMALL)
+    m = build_model(TOK, 'sgconv', **small('sgconv'))
     with pytest.raises(TypeError, match='takes token ids'): m(torch.randn(2, 10))
     with pytest.raises(ValueError, match=r'token ids must lie in \[0, 18\)'): m(torch.randint(0, 30, (2, 10)))
     with pytest.raises(ValueError, match='l_max=48'): m(torch.randint(0, 18, (2, 49)))
-    with pytest.raises(TypeError, match='takes pairs'): build_model(PAIR, 'sgconv', **SMALL)(torch.randint(0, 5, (2, 8)))
-    with pytest.raises(TypeError, match=r"unknown option\(s\) \['widht'\]"): build_model(TOK, 'sgconv', widht=3)
-    with pytest.raises(ValueError, match='model must be one of'): ModelConfig(model='lstm')
+    with pytest.raises(TypeError, match='takes pairs'): build_model(PAIR, 'sgconv', **small('sgconv'))(torch.randint(0, 5, (2, 8)))
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['widht'\]"): build_model(TOK, 'sgconv', widht=3)
+    with pytest.raises(ValueError, match=r"\['d_state'\] for model 'sgconv'.*option of s4, s4d"): build_model(TOK, 'sgconv', d_state=8)
+    with pytest.raises(ValueError, match="unknown model 'lstm'"): build_model(TOK, 'lstm')
+    with pytest.raises(ValueError, match='empty batch'): m(torch.randint(0, 18, (0, 10)))
     with pytest.raises(ValueError, match='odd kernel_size'): LocalKernel(4, 16, 4, bidirectional=True)
 
 
 def test_parameter_counts_comparable():
     counts = {}
-    for model in MODELS:
+    for model in SEQ_MODELS:
         torch.manual_seed(0)
-        counts[model] = count_params(build_model(TaskInfo('listops', 18, 1, 10, 2048), model, d_model=128, n_layers=8, kernel_dim=1))
+        counts[model] = count_params(build_model(TaskInfo('listops', 18, 1, 10, 2048), model, d_model=128, n_layers=8,
+                                                 **(dict(kernel_dim=1) if model == 'sgconv' else {})))
     assert max(counts.values()) / min(counts.values()) < 3.5, counts
 
 
-@pytest.mark.parametrize('model', MODELS)
+@pytest.mark.parametrize('model', SEQ_MODELS)
 def test_each_model_trains(model):
     torch.manual_seed(0)
-    m = build_model(TOK, model, **SMALL)
+    m = build_model(TOK, model, **small(model))
     x, lengths, _ = pad_collate([(s, 0) for s in seqs()])
     y = torch.tensor([1, 2, 3])
     opt = torch.optim.AdamW(m.parameters(), 1e-2)
@@ -138,13 +151,13 @@ def test_each_model_trains(model):
 # ---------------------------------------------------------------- training pieces
 
 def test_param_groups():
-    m = build_model(TOK, 'sgconv', **SMALL)
+    m = build_model(TOK, 'sgconv', **small('sgconv'))
     gs = param_groups(m, 0.01, 0.05)
     assert sum(len(g['params']) for g in gs) == len(list(m.parameters()))
     k = [g for g in gs if any('kernel.weight' in n for n in g['names'])][0]
     assert (k['lr'], k['weight_decay']) == (0.001, 0.05)
     assert all(g['weight_decay'] == 0 for g in gs if any(n.endswith('bias') or 'norm' in n for n in g['names']))
-    s = [g for g in param_groups(build_model(TOK, 's4', **SMALL), 0.01, 0.05) if any('log_dt' in n for n in g['names'])][0]
+    s = [g for g in param_groups(build_model(TOK, 's4', **small('s4')), 0.01, 0.05) if any('log_dt' in n for n in g['names'])][0]
     assert (s['lr'], s['weight_decay']) == (0.001, 0.0)
 
 
@@ -155,14 +168,22 @@ def test_cosine_warmup():
 
 
 def test_presets():
-    for preset, tasks in PRESETS.items():
-        assert set(tasks) == set(TASKS), preset
-        for task in tasks:
-            for model in MODELS: ModelConfig(**preset_config(task, model, preset)['model'])
-    c = preset_config('listops', 's4d', 'paper', {'train.lr': 0.002})
-    assert (c['model']['model'], c['model']['n_layers'], c['model']['d_model'], c['train']['lr']) == ('s4d', 8, 128, 0.002)
-    with pytest.raises(ValueError, match="unknown preset 'huge'"): preset_config('listops', 'sgconv', 'huge')
-    with pytest.raises(ValueError, match='must look like'): preset_config('listops', overrides={'lr': 1})
+    assert set(PRESETS) <= set(TASKS)
+    for task, presets in PRESETS.items():
+        for preset in presets:
+            for model in (SEQ_MODELS if TASKS[task].backbone == 'seq' else []):
+                assert isinstance(resolve_run(task, model, preset).model_config, ModelConfig)
+    c = resolve_run('listops', 's4d', 'paper', {'train.lr': 0.002})
+    assert (c.model, c.model_options['n_layers'], c.model_options['d_model'], c.train.lr) == ('s4d', 8, 128, 0.002)
+    assert c.model_config.mixer.d_state == 64 and 'kernel_dim' not in c.model_options
+    with pytest.raises(ValueError, match="unknown preset 'huge'"): resolve_run('listops', 'sgconv', 'huge')
+    with pytest.raises(ValueError, match='must look like'): resolve_run('listops', overrides={'lr': 1})
+
+
+def test_model_config_round_trip_and_aliases():
+    cfg = model_config('transformer', d_model=32, n_heads=2)
+    assert ModelConfig.from_options(**cfg.to_options()) == cfg and (cfg.ffn_mult, cfg.mixer.n_heads) == (1, 2)
+    assert LRAModel is SeqClassifier and LRAModule is ClassifierModule
 
 
 # ---------------------------------------------------------------- smoke runs of every task x model
@@ -181,7 +202,7 @@ SMOKE = [('listops', {}), ('text', {}), ('retrieval', {}), ('image', {}),
 
 
 @pytest.mark.parametrize('task,ov', SMOKE, ids=['listops', 'text', 'retrieval', 'digits', 'cifar', 'pathfinder'])
-@pytest.mark.parametrize('model', MODELS)
+@pytest.mark.parametrize('model', SEQ_MODELS)
 def test_smoke_run(task, ov, model, data_root, tmp_path):
     r = run(task, model, 'smoke', ov, root=data_root, out_dir=tmp_path, progress=False, loggers=())
     assert 0 <= r['test_acc'] <= 1 and r['steps'] >= 1 and r['params'] > 0
@@ -190,7 +211,7 @@ def test_smoke_run(task, ov, model, data_root, tmp_path):
 
 def test_smoke_pathx(data_root, tmp_path):
     r = run('pathx', 'sgconv', 'smoke', root=data_root, out_dir=tmp_path, progress=False, loggers=())
-    assert r['steps'] == 1 and LRAModule.load_from_checkpoint(r['last_ckpt']).model.info.l_max == 128 * 128
+    assert r['steps'] == 1 and load_checkpoint(r['last_ckpt']).model.info.l_max == 128 * 128
 
 
 def test_resume_and_results(data_root, tmp_path):
@@ -232,3 +253,11 @@ def test_cli_ddp_two_cpu_processes_and_resume(data_root, tmp_path):
 def test_cli_errors(capsys):
     with pytest.raises(SystemExit, match='unknown task'): main(['--task', 'mnist', '--preset', 'smoke'])
     with pytest.raises(SystemExit, match='SECTION.KEY=VALUE'): main(['--set', 'lr'])
+    with pytest.raises(SystemExit, match='twice'): main(['--preset', 'smoke', '--set', 'train.lr=1', '--set', 'train.lr=2'])
+
+
+def test_cli_every_set_takes_effect(data_root, tmp_path):
+    _cli(['--task', 'listops', '--model', 'cnn', '--preset', 'smoke', '--no-progress', '--no-tensorboard', '--data-root', str(data_root),
+          '--out', str(tmp_path/'runs'), '--results', str(tmp_path/'a.json'), '--set', 'train.max_epochs=2', '--set', 'model.d_model=6'], tmp_path)
+    (row,) = json.loads((tmp_path/'a.json').read_text())
+    assert row['epochs'] == 2 and load_checkpoint(row['last_ckpt']).hparams.model['d_model'] == 6

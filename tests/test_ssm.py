@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from sgconv.ssm import (hippo_legs, nplr_legs, dplr_legs, cauchy, diag_init, diag_kernel, dplr_kernel,
-                        dplr_discretize, S4DKernel, S4Kernel, register_ssm_param, log_dt_init, tail_envelope,
-                        kernel_param_counts, DIAG_INITS)
+                        dplr_discretize, S4DKernel, S4Kernel, register_ssm_param, log_dt_init,
+                        DIAG_INITS)
+from sgconv.analysis import kernel_param_counts, tail_envelope
 
 C128 = torch.complex128
 
