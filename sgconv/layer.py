@@ -8,12 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 
-from .utils import patch, check_choice
+import inspect, math
+
+from .utils import patch, check_choice, check_rate
 from .kernel import SGConvKernel
 from .fftconv import fft_size, rfft_kernel, fftconv_rfft
 
 # %% auto #0
-__all__ = ['GlobalConv', 'SGConv']
+__all__ = ['GlobalConv', 'SGConv', 'resample_kernel', 'rate_filter_response']
 
 # %% ../nbs/05_layer.ipynb #ae1d6ce9
 _ACTIVATIONS = {'gelu': nn.GELU, 'relu': nn.ReLU, 'silu': nn.SiLU, 'tanh': nn.Tanh, 'id': nn.Identity, None: nn.Identity}
@@ -71,12 +73,12 @@ class GlobalConv(nn.Module):
     def _kernel_state(self):
         return tuple((t._version, t.data_ptr()) for t in [*self.kernel.parameters(), *self.kernel.buffers()])
 
-    def kernel_rfft(self, length:int):
-        "Spectrum of the kernel for inputs of `length` and its FFT size; cached in eval mode without gradients"
+    def kernel_rfft(self, length:int, rate:float=1.0):
+        "Spectrum of the kernel for inputs of `length` (sampled `rate` times less often than in training) and its FFT size; cached in eval mode without gradients"
         use_cache = not self.training and not torch.is_grad_enabled()
-        key = (length, self._kernel_state()) if use_cache else None
+        key = (length, rate, self._kernel_state()) if use_cache else None
         if use_cache and self._cache is not None and self._cache[0] == key: return self._cache[1], self._cache[2]
-        k = self.kernel(length)
+        k = self.kernel(length) if rate == 1 else self.kernel_at_rate(length, rate)
         fwd, bwd = (k[:self.channels], k[self.channels:, :, :max(length - 1, 1)]) if self.bidirectional else (k, None)
         n = fft_size(length, length, 0 if bwd is None else bwd.shape[-1])
         k_f = rfft_kernel(fwd, n, bwd)
@@ -91,11 +93,13 @@ class GlobalConv(nn.Module):
         y = F.conv1d(y, lin.weight.unsqueeze(-1), lin.bias)                  # (B, H', L): the projection as a 1x1 convolution
         return y if isinstance(self.out, nn.Linear) else F.glu(y, dim=1)
 
-    def forward(self, x:Tensor)->Tensor:
+    def forward(self, x:Tensor, # (B, L, H), or (B, H, L) when transposed
+                rate:float=1.0, # the input is sampled `rate` times less often than in training (S4's `rate`)
+               )->Tensor:
         "(B, L, H) -> (B, L, H), or (B, H, L) -> (B, H, L) when transposed"
         L = _check_input(x, self.d_model, self.l_max, self.transposed)
         u = x if self.transposed else x.transpose(1, 2)               # (B, H, L): a view, no copy
-        k_f, n = self.kernel_rfft(L)
+        k_f, n = self.kernel_rfft(L, check_rate(rate))
         y = fftconv_rfft(u.unsqueeze(1), k_f, n, skip=self.D).flatten(1, 2)   # (B, C*H, L) = k * u + D u, stored like u
         if self.transposed: return self._mix(y, dim=1)                # (B, H, L): no transposes at all
         return self._mix(y.transpose(1, 2))                           # (B, L, C*H): contiguous for batch-first input
@@ -120,6 +124,74 @@ class SGConv(GlobalConv):
         kernel = SGConvKernel(d_model, l_max, kernel_dim=kernel_dim, channels=channels * (2 if bidirectional else 1), decay=decay,
                               disentangled_t=disentangled_t, init=init, lr=kernel_lr, wd=kernel_wd)
         super().__init__(kernel, d_model, l_max, channels=channels, bidirectional=bidirectional, **kwargs)
+
+# %% ../nbs/05_layer.ipynb #7639d342
+def _kaiser(z:Tensor, beta:float)->Tensor:
+    "Kaiser window on z in [-1, 1] (0 outside)"
+    w = torch.special.i0(beta * torch.sqrt((1 - z * z).clamp(min=0))) / torch.special.i0(torch.tensor(beta, dtype=z.dtype))
+    return torch.where(z.abs() <= 1, w, torch.zeros_like(w))
+
+def resample_kernel(k:Tensor, # (..., n) kernel taps at integer lags; index i holds lag i - origin
+                    rate:float, # new spacing in old samples (2: the input is sampled half as often)
+                    lags:range, # the integers j whose lags j * rate are wanted, e.g. range(0, L) or range(-L + 1, L)
+                    *,
+                    origin:int=0, # index of lag 0 in k (a two-sided kernel puts its negative lags first)
+                    width:int=16, # half-width of the windowed sinc, in zero crossings
+                    beta:float=8.0, # Kaiser window shape (8: about 80 dB stopband)
+                    chunk:int=2048, # new taps computed per block (bounds the memory)
+                   )->Tensor: # (..., len(lags)) taps at lags j * rate
+    "Band-limited, centred resampling of a kernel to spacing `rate` (windowed sinc)"
+    r = check_rate(rate)
+    if not isinstance(lags, range) or len(lags) == 0: raise ValueError(f"lags must be a non-empty range, got {lags!r}")
+    c = min(1.0, 1.0 / r)                                                     # cutoff: the slower rate's Nyquist
+    half = math.ceil(width / c)                                               # support of the filter, in old samples
+    n = k.shape[-1]
+    flat = k.reshape(-1, n)
+    offs = torch.arange(-half, half + 1, device=k.device)
+    out = []
+    for start in range(0, len(lags), chunk):
+        j = torch.arange(lags[start], lags[start] + lags.step * min(chunk, len(lags) - start), lags.step, device=k.device, dtype=torch.float64)
+        t = j * r                                                             # (J,) the new taps' positions, in old lags
+        src = torch.floor(t).long()[:, None] + offs                           # (J, T) the old lags around each
+        x = (t[:, None] - src) * c                                            # offsets, in zero crossings of the sinc
+        w = (r * c * torch.sinc(x) * _kaiser(x / width, beta)).to(k.dtype)   # (J, T) weights
+        idx = src + origin
+        w = w * ((idx >= 0) & (idx < n))                                      # lags the kernel does not have count as 0
+        g = flat.index_select(-1, idx.clamp(0, n - 1).flatten()).view(-1, *idx.shape)   # (rows, J, T)
+        out.append((g * w).sum(-1))
+    return torch.cat(out, -1).reshape(*k.shape[:-1], len(lags))
+
+# %% ../nbs/05_layer.ipynb #62ee9700
+def rate_filter_response(rate:float, # the resampling rate
+                         omega:Tensor, # frequencies in radians per OLD sample, in [0, pi]
+                         *,
+                         width:int=16, beta:float=8.0, # as in `resample_kernel`
+                        )->Tensor: # complex gain applied to the kernel's spectrum at `omega` (before decimation)
+    "Frequency response of `resample_kernel`'s filter (1 in the passband and 0 in the stopband for the ideal one)"
+    r = check_rate(rate); c = min(1.0, 1.0 / r)
+    half = math.ceil(width / c)
+    x = torch.arange(-half, half + 1, dtype=torch.float64)
+    g = c * torch.sinc(c * x) * _kaiser(c * x / width, beta)                  # the filter on the old grid, DC gain ~1
+    return (g[None, :] * torch.exp(-1j * omega.double()[:, None] * x[None, :])).sum(-1)
+
+# %% ../nbs/05_layer.ipynb #95e22b58
+def _takes_rate(kernel:nn.Module)->bool: return 'rate' in inspect.signature(kernel.forward).parameters
+
+@patch
+def kernel_at_rate(self:GlobalConv, length:int, # taps at the new rate (the input's length)
+                   rate:float, # the input is sampled `rate` times less often than in training
+                  )->Tensor: # (channels * (1 + bidirectional), d_model, length)
+    "The layer's kernel for an input sampled `rate` times less often than in training"
+    rate = check_rate(rate)
+    if _takes_rate(self.kernel): return self.kernel(length, rate=rate)
+    src = min(self.l_max, math.ceil(length * rate) + 1)                        # the old taps the new ones can reach
+    k = self.kernel(src)
+    if not self.bidirectional: return resample_kernel(k, rate, range(0, length))
+    C = self.channels
+    fwd, bwd = k[:C], k[C:, :, :src - 1]                                       # bwd[q] acts at lag -(q + 1)
+    two = resample_kernel(torch.cat([bwd.flip(-1), fwd], -1), rate, range(-(length - 1), length), origin=src - 1)
+    bwd = F.pad(two[..., :length - 1].flip(-1), (0, 1))                      # lags -1, -2, .. (length - 1 taps, padded)
+    return torch.cat([two[..., length - 1:], bwd])                            # (2C, H, length)
 
 # %% ../nbs/05_layer.ipynb #55c6f4ac
 @patch

@@ -146,8 +146,12 @@ class LocalKernel(nn.Module):
         "Zero-pad or cut the taps to `length`"
         return F.pad(k, (0, max(length - k.shape[-1], 0)))[..., :length]
 
-    def forward(self, length:int|None=None)->Tensor:
+    def forward(self, length:int|None=None, # taps (default l_max)
+                rate:float=1.0, # sampling-rate change: a local CNN's taps are tied to the training rate, only 1 is accepted
+               )->Tensor:
         "The kernel padded with zeros to `length` (default `l_max`): (C, H, length), or (2C, H, length) if bidirectional"
+        if rate != 1: raise ValueError(f"a local CNN's kernel is {self.kernel_size} taps tied to the training sampling rate, with no "
+                                       f"continuous shape to resample: rate must be 1, got {rate}")
         length = self.l_max if length is None else int(length)
         if not self.bidirectional: return self._fit(self.weight, length)      # tap j acts on u[t - j]
         c = self.kernel_size // 2

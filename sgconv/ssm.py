@@ -11,6 +11,8 @@ from typing import Literal
 import torch
 from torch import nn, Tensor
 
+from .utils import check_rate
+
 # %% auto #0
 __all__ = ['DIAG_INITS', 'hippo_legs', 'nplr_legs', 'dplr_legs', 'register_ssm_param', 'log_dt_init', 'diag_init', 'diag_kernel',
            'S4DKernel', 'cauchy', 'dplr_kernel', 'dplr_discretize', 'S4Kernel']
@@ -151,12 +153,14 @@ class S4DKernel(nn.Module):
         register_ssm_param(self, 'B', B.expand(H, N2), lr)                        # (H, N/2, 2)
         self.C = nn.Parameter(torch.view_as_real(torch.randn(channels, H, N2, dtype=torch.cfloat)))  # (c, H, N/2, 2)
 
-    def forward(self, length:int|None=None)->Tensor: # (channels, d_model, length) real
+    def forward(self, length:int|None=None, # taps (default l_max)
+                rate:float=1.0, # the input is sampled `rate` times less often than in training: step size dt * rate
+               )->Tensor: # (channels, d_model, length) real
         "The kernel K_0 .. K_{length-1} (length defaults to l_max)"
         L = _check_length(length, self.l_max)
         Lam = torch.complex(-self.log_A_real.exp(), self.A_imag)                  # (H, N/2)
         B, C = torch.view_as_complex(self.B), torch.view_as_complex(self.C)       # (H, N/2), (c, H, N/2)
-        return diag_kernel(Lam, B, C, self.log_dt.exp(), L)                        # (c, H, L)
+        return diag_kernel(Lam, B, C, self.log_dt.exp() * check_rate(rate), L)     # (c, H, L)
 
     def extra_repr(self):
         return f"d_model={self.d_model}, l_max={self.l_max}, d_state={self.d_state}, channels={self.channels}, init={self.init!r}"
@@ -248,10 +252,17 @@ class S4Kernel(nn.Module):
         P, B, Ct = (torch.view_as_complex(x) for x in (self.P, self.B, self.C_tilde))
         return Lam, P, B, Ct, self.log_dt.exp()
 
-    def forward(self, length:int|None=None)->Tensor: # (channels, d_model, length) real
-        "The kernel K_0 .. K_{length-1}: all l_max taps are computed, the first `length` returned"
-        L = _check_length(length, self.l_max)
-        return dplr_kernel(*self.ssm_params(), self.l_max)[..., :L]               # (c, H, L)
+    def forward(self, length:int|None=None, # taps (default l_max)
+                rate:float=1.0, # the input is sampled `rate` times less often than in training: step size dt * rate
+               )->Tensor: # (channels, d_model, length) real
+        "The kernel K_0 .. K_{length-1}: all taps of C~'s length are computed, the first `length` returned"
+        if check_rate(rate) == 1: return dplr_kernel(*self.ssm_params(), self.l_max)[..., :_check_length(length, self.l_max)]
+        # At step dt * rate, C~ = C (I - Abar^l_max) belongs to a kernel of l_max / rate taps (Abar_rate^(l_max/rate) ~ Abar^l_max)
+        n = max(round(self.l_max / rate), 1)
+        L = n if length is None else int(length)
+        if not 1 <= L <= n: raise ValueError(f"at rate {rate} the kernel has l_max / rate = {n} taps; got length {L}")
+        Lam, P, B, Ct, dt = self.ssm_params()
+        return dplr_kernel(Lam, P, B, Ct, dt * rate, n)[..., :L]                  # (c, H, L)
 
     @torch.no_grad()
     def dense_ssm(self, dtype=torch.complex128)->tuple[Tensor, Tensor, Tensor]:

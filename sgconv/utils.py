@@ -8,7 +8,7 @@ import numbers
 from typing import Any, Callable
 
 # %% auto #0
-__all__ = ['patch', 'check_int', 'check_choice', 'check_fraction', 'registered_as']
+__all__ = ['patch', 'check_int', 'check_choice', 'check_fraction', 'check_rate', 'registered_as']
 
 # %% ../nbs/00_utils.ipynb #394ee5c6
 def _resolve_class(f:Callable):
@@ -60,6 +60,13 @@ def check_fraction(name:str, v:Any, hi_inclusive:bool=False)->float:
     ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and (0 <= v <= 1 if hi_inclusive else 0 <= v < 1)
     if not ok: raise ValueError(f"{name} must be in [0, 1{']' if hi_inclusive else ')'}, got {v!r}")
     return float(v)
+
+# %% ../nbs/00_utils.ipynb #1755a140
+def check_rate(rate:Any)->float:
+    "A sampling-rate factor: a finite float > 0 (S4's `rate`: 2 means the input is sampled half as often as in training)"
+    ok = isinstance(rate, numbers.Real) and not isinstance(rate, bool) and 0 < float(rate) < float('inf')
+    if not ok: raise ValueError(f"rate must be a positive finite number, got {rate!r}")
+    return float(rate)
 
 # %% ../nbs/00_utils.ipynb #9bcdf7d1
 def registered_as(registry:dict, # the registry: name -> class
