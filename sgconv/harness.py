@@ -44,16 +44,14 @@ class TaskDataModule(L.LightningDataModule):
         self.task = get_task(task)
         self.batch_size, self.root, self.num_workers, self.progress, self.data = batch_size, root, num_workers, progress, data
         self.ds = {}
-
-    @property
-    def test_names(self)->list[str]: return ['test', *self.task.extra_tests]
+        self.test_names = ['test', *self.task.extra_tests]   # the test loaders, in order (a run may keep fewer)
 
     def _make(self, split:str):
         if split in self.task.extra_tests: return make_dataset(self.task.name, 'test', self.root, self.progress, **{**self.data, **self.task.extra_tests[split].data})
         return make_dataset(self.task.name, split, self.root, self.progress, **self.data)
 
     def prepare_data(self):
-        for s in (*SPLITS, *self.task.extra_tests):
+        for s in dict.fromkeys((*SPLITS, *self.test_names)):
             if s not in self.ds: self.ds[s] = self._make(s)
 
     def setup(self, stage:str|None=None): self.prepare_data()

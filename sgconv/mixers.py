@@ -129,6 +129,7 @@ class S4DConfig(ConvMixerConfig):
 # %% ../nbs/07_mixers.ipynb #cc147d1f
 class LocalKernel(nn.Module):
     "A short depthwise kernel (a local CNN) in the kernel-module protocol: `forward(length)` -> (channels, H, length)"
+    resamplable = False # its taps are tied to the training sampling rate (see `forward`'s `rate`)
     def __init__(self, d_model:int, # H: features
                  l_max:int, # longest sequence
                  kernel_size:int=5, # window width w (odd if bidirectional)
@@ -174,6 +175,7 @@ class CNNConfig(ConvMixerConfig):
 class SelfAttention(nn.Module):
     "Multi-head softmax self-attention with a key-padding mask, (B, L, H) -> (B, L, H)"
     takes_mask = True
+    resamplable = False # no notion of a sampling rate (see `forward`'s `rate`)
 
     def __init__(self, d_model:int, # H: features
                  n_heads:int=4, # heads; must divide d_model

@@ -19,7 +19,8 @@ from .mixers import MIXERS, MixerConfig, mixer_config
 
 # %% auto #0
 __all__ = ['BACKBONES', 'MODELS', 'LRAModel', 'masked_pool', 'sinusoidal_positions', 'register_backbone', 'ModelEntry',
-           'register_model', 'ModelConfig', 'SeqClassifier', 'model_config', 'build_model', 'count_params']
+           'register_model', 'ModelConfig', 'SeqClassifier', 'model_config', 'build_model', 'count_params',
+           'reads_other_rates']
 
 # %% ../nbs/20_models.ipynb #511964a4
 def masked_pool(x:Tensor, # (B, L, H) features
@@ -238,3 +239,7 @@ def build_model(info:TaskInfo, # the task (a dataset's `.info`)
 def count_params(m:nn.Module)->int:
     "Number of trainable parameters"
     return sum(p.numel() for p in m.parameters() if p.requires_grad)
+
+def reads_other_rates(m:nn.Module)->bool:
+    "Whether a model can read inputs at another sampling rate (`rate=`): no part of it says `resamplable = False`"
+    return not any(getattr(x, 'resamplable', True) is False for x in m.modules())

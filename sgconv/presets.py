@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 # %% auto #0
-__all__ = ['LRA_PAPER', 'LRA_SMALL', 'LRA_SMOKE', 'PRESET_NAMES', 'PRESET_PARTS', 'PRESETS', 'lra_mixers']
+__all__ = ['LRA_PAPER', 'LRA_SMALL', 'LRA_SMOKE', 'SPEECH_PRESETS', 'PRESET_NAMES', 'PRESET_PARTS', 'PRESETS', 'lra_mixers']
 
 # %% ../nbs/21_presets.ipynb #4485cb8e
 # The convolution layer of all of the paper's LRA configs: GELU then a GLU output projection, 1 channel; the kernel's
@@ -127,9 +127,38 @@ LRA_SMOKE = {
 for _p in LRA_SMOKE.values():
     for _k, _v in dict(model=_SMOKE_MODEL, mixers=_SMOKE_MIXERS, train=_SMOKE_TRAIN).items(): _p.setdefault(_k, _v)
 
+# %% ../nbs/21_presets.ipynb #978ccdde
+_SC_PAPER = dict(data=dict(),
+                 model=dict(bidirectional=True, pool='mean', n_layers=6, d_model=128, norm='batch', prenorm=True, dropout=0.0),
+                 mixers=lra_mixers(sgconv=dict(kernel_dim=64)),
+                 train=dict(lr=0.01, weight_decay=0.05, batch_size=16, max_epochs=40, warmup_steps=600),
+                 models={'transformer': {'model.norm': 'layer', 'train.lr': 0.001}})
+_SC_SMALL_RAW = dict(data=dict(),
+                     model=dict(bidirectional=True, pool='mean', n_layers=4, d_model=32, norm='batch', prenorm=True, dropout=0.0),
+                     mixers=lra_mixers(sgconv=dict(kernel_dim=32)),
+                     train=dict(lr=0.01, weight_decay=0.05, batch_size=16, max_epochs=100, max_steps=600, warmup_steps=60,
+                                val_check_interval=200, limit_val_batches=40))
+_SC_SMALL_MFCC = dict(data=dict(features='mfcc'),
+                      model=dict(bidirectional=True, pool='mean', n_layers=4, d_model=64, norm='batch', prenorm=True, dropout=0.1),
+                      mixers=lra_mixers(sgconv=dict(kernel_dim=8)),
+                      train=dict(lr=0.01, weight_decay=0.05, batch_size=32, max_epochs=8, warmup_steps=100),
+                      models={'transformer': {'model.norm': 'layer', 'train.lr': 0.001}})
+_SC_SMOKE = dict(data=dict(size='smoke', folder='speech_commands_synth_smoke'),
+                 model=_SMOKE_MODEL, mixers=_SMOKE_MIXERS, train=_SMOKE_TRAIN)
+
+def _speech(classes:int, features:str)->dict:
+    "The three presets of one Speech Commands task"
+    data = dict(classes=classes, features=features)
+    small = _SC_SMALL_RAW if features == 'raw' else _SC_SMALL_MFCC
+    return {name: {**p, 'data': {**p['data'], **data}} for name, p in
+            [('paper', _SC_PAPER), ('small', small), ('smoke', _SC_SMOKE)]}
+
+SPEECH_PRESETS = {f'sc{c}-{f}': _speech(c, f) for c in (10, 35) for f in ('raw', 'mfcc')}
+
 # %% ../nbs/21_presets.ipynb #2b2a6214
 PRESET_NAMES = ('paper', 'small', 'smoke')
 PRESET_PARTS = ('data', 'model', 'mixers', 'train', 'models')
 
 PRESETS:dict[str, dict[str, dict]] = {}
 for _t in LRA_PAPER: PRESETS[_t] = {'paper': LRA_PAPER[_t], 'small': LRA_SMALL[_t], 'smoke': LRA_SMOKE[_t]}
+PRESETS.update(SPEECH_PRESETS)

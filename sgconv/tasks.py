@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .utils import check_int, check_choice
-from .data.core import TaskInfo
+from .data.core import TaskInfo, data_dir
 from .models import MODELS, BACKBONES, model_config
 from .optim import SCHEDULES
 from .presets import PRESETS, PRESET_NAMES
@@ -64,16 +64,27 @@ for _t in [Task('listops', 'sgconv.data.listops:ListOpsDataset', 'listops', desc
     register_task(_t)
 
 # %% ../nbs/22_tasks.ipynb #e7125832
+_TEST_8K = {'test_8k': ExtraTest(dict(sample_rate=8000, resample='decimate'), dict(rate=2.0)),
+            'test_8k_bandlimited': ExtraTest(dict(sample_rate=8000, resample='bandlimited'), dict(rate=2.0))}
+for _c in (10, 35):
+    register_task(Task(f'sc{_c}-raw', 'sgconv.data.speech:SpeechCommands', 'speech_commands_synth',
+                       description=f'Speech Commands, {_c} words, raw 16 kHz audio (16,000 samples)', extra_tests=_TEST_8K))
+    register_task(Task(f'sc{_c}-mfcc', 'sgconv.data.speech:SpeechCommands', 'speech_commands_synth',
+                       description=f'Speech Commands, {_c} words, 161 MFCC frames of 20'))
+
+# %% ../nbs/22_tasks.ipynb #5a6b4ef3
 def make_dataset(task:str, # a registered task
                  split:str='train', # 'train', 'val' or 'test'
                  root:str|Path|None=None, # data root: the task's files are in root/<folder>; None: $SGCONV_DATA or ~/.cache/sgconv
                  progress:bool=True, # progress bars while generating or tokenising
-                 **data, # options of the task's dataset; data['root'] names the task's own folder directly
+                 **data, # options of the task's dataset; data['root'] names the task's own folder directly, data['folder'] another sub-folder
                 ):
     "One split of a task's dataset"
     t = get_task(task)
     cls = t.dataset_class()
-    folder = data.pop('root', None) or (Path(root).expanduser()/t.folder if root is not None else None)
+    sub = data.pop('folder', None)                                              # a preset may use a folder of its own
+    if sub is not None and root is None: root = data_dir()
+    folder = data.pop('root', None) or (Path(root).expanduser()/(sub or t.folder) if root is not None else None)
     kw = dict(split=split, root=folder, **data)
     if 'progress' in inspect.signature(cls).parameters: kw['progress'] = progress
     return cls(**kw)

@@ -12,7 +12,7 @@ import torch
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 
-from .models import MODELS, count_params
+from .models import MODELS, count_params, reads_other_rates
 from .presets import PRESET_NAMES
 from .tasks import TASKS, get_task, resolve_run
 from .results import results_markdown, write_results, load_results
@@ -54,8 +54,9 @@ def run(task:str, # a registered task
     if _local_rank() == 0: dm.prepare_data()
     _barrier()
     Module = MODULES[t.kind]
-    module = Module(dm.info.asdict(), {'model': model, **cfg.model_options}, vars(cfg.train),
-                    tests={n: ({} if n == 'test' else t.extra_tests[n].forward) for n in dm.test_names})
+    module = Module(dm.info.asdict(), {'model': model, **cfg.model_options}, vars(cfg.train))
+    tests, skipped = _tests_for(module.model, t, dm.test_names)
+    module.tests = tests
     trainer = make_trainer(f'{task}-{model}-{preset}', cfg.train, monitor=Module.monitor, out_dir=out_dir, accelerator=accelerator,
                            devices=devices, num_nodes=num_nodes, strategy=strategy, progress=progress, loggers=loggers)
     t0 = time.time()
@@ -63,12 +64,23 @@ def run(task:str, # a registered task
     train_time = time.time() - t0
     ck = trainer.checkpoint_callback
     best_ckpt, last_ckpt = ck.best_model_path, ck.last_model_path   # read before `test`, which can reset them
+    dm.test_names = list(tests)
     tested = {k: v for d in trainer.test(module, datamodule=dm, ckpt_path=best_ckpt or last_ckpt, verbose=False) for k, v in d.items()}
-    metrics = {k: v for k, v in tested.items() if not k.endswith('_loss')}
+    metrics = {k: v for k, v in tested.items() if not k.endswith('_loss')} | {f'{n}_acc': None for n in skipped}
     return dict(task=task, model=model, preset=preset, seed=seed, **metrics,
                 **{Module.monitor[0]: None if ck.best_model_score is None else float(ck.best_model_score)},
                 params=count_params(module.model), train_time_s=train_time, epochs=trainer.current_epoch, steps=trainer.global_step,
                 world_size=trainer.world_size, best_ckpt=best_ckpt, last_ckpt=last_ckpt, log_dir=trainer.log_dir)
+
+# %% ../nbs/25_train.ipynb #376e2a1a
+def _tests_for(model, task, names:list[str])->tuple[dict, list[str]]:
+    "The test sets a model can run (name -> forward keyword arguments) and the ones it cannot"
+    tests, skipped = {}, []
+    for n in names:
+        fw = {} if n == 'test' else task.extra_tests[n].forward
+        if fw.get('rate', 1) != 1 and not reads_other_rates(model): skipped.append(n)
+        else: tests[n] = fw
+    return tests, skipped
 
 # %% ../nbs/25_train.ipynb #45a9c654
 def run_grid(tasks:Sequence[str], # task names

@@ -433,6 +433,7 @@ def make_clip(speech:np.ndarray, # the word as the engine produced it (float)
 # %% ../../nbs/30_speech_data.ipynb #d6cb4a9b
 SYNTH_SIZES = {
     'small': dict(n_espeak=3, n_flite=2, n_festival=1, words=('yes', 'no', 'up', 'down'), takes=(1, 1), noise_seconds=3.),
+    'smoke': dict(n_espeak=3, n_flite=2, n_festival=1, words=SC35_WORDS, takes=(1, 1), noise_seconds=3.),  # every word once: the training smoke runs
     'default': dict(n_espeak=220, n_flite=30, n_festival=12, words=SC35_WORDS, takes=(5, 2), noise_seconds=60.),
 }
 _SYNTH_VERSION = 1  # bump when the generator changes
@@ -491,7 +492,7 @@ def _pool(n_jobs:int):
 # %% ../../nbs/30_speech_data.ipynb #4064fc70
 def synthesize_speech_commands(root:str|Path|None=None, # where to write; default data_dir('speech_commands_synth')
                                *,
-                               size:Literal['small','default']='default', # preset for the settings below
+                               size:Literal['small','smoke','default']='default', # preset for the settings below
                                seed:int=0, # the same seed gives byte-identical WAVs
                                words:Sequence[str]|None=None, # words to speak (default: the preset's)
                                n_espeak:int|None=None, n_flite:int|None=None, n_festival:int|None=None, # speakers per engine
