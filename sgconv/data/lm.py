@@ -7,8 +7,8 @@ __all__ = ['LM_SPLITS', 'EOS', 'WT103_FILES', 'WT103_TXL_FILES', 'WT103_ARCHIVE'
            'LMCorpus', 'line_tokens', 'encode_lines', 'wikitext_file', 'load_wikitext103', 'kjv_lm_split',
            'kjv_word_tokens', 'load_kjv_lm', 'LMOrderedIterator', 'lm_corpus', 'LMDataset']
 
-# %% ../../nbs/40_lm_data.ipynb #1e86fb59
-import json, math, re
+# %% ../../nbs/40_lm_data.ipynb #a748555a
+import math, re
 from array import array
 from pathlib import Path
 from typing import Iterable, Iterator, Literal, Sequence
@@ -20,9 +20,9 @@ from torch import Tensor
 from torch.utils.data import IterableDataset, get_worker_info
 
 from .core import data_dir, MissingDataError, TaskInfo, Vocab
-from .kjv import KJV_BOOKS, KJV_BOOK_SECTION, KJV_SECTIONS, kjv_byte_vocab, read_kjv
+from .kjv import KJV_BOOKS, kjv_byte_vocab, read_kjv
 
-# %% ../../nbs/40_lm_data.ipynb #ebacd45f
+# %% ../../nbs/40_lm_data.ipynb #acff0e41
 LM_SPLITS = ('train', 'val', 'test')
 
 def _split_name(split:str)->str:
@@ -38,13 +38,14 @@ class LMCorpus:
                  level:Literal['word','byte']='word', # what a token is
                 ):
         if set(streams) != set(LM_SPLITS): raise ValueError(f"LMCorpus: need streams for {LM_SPLITS}, got {sorted(streams)}")
-        self.name, self.vocab, self.level, self._streams = name, vocab, level, dict(streams)
+        self.name, self.vocab, self.level = name, vocab, level
+        self._streams = {k: s.long() if isinstance(s, Tensor) else Path(s) for k, s in streams.items()}
 
     def stream(self, split:str)->Tensor:
         "The token ids of `split` as a 1-D LongTensor (loaded from its file on first use)."
-        s = self._streams[_split_name(split)]
-        if not isinstance(s, Tensor): s = self._streams[_split_name(split)] = torch.load(s, weights_only=True)
-        return s.long()
+        split = _split_name(split)
+        if not isinstance(self._streams[split], Tensor): self._streams[split] = torch.load(self._streams[split], weights_only=True).long()
+        return self._streams[split]
 
     @property
     def train(self)->Tensor: return self.stream('train')
@@ -58,7 +59,7 @@ class LMCorpus:
     def n_tokens(self)->int: return len(self.vocab)
     def __repr__(self): return f"LMCorpus({self.name}, {self.level}-level, {self.n_tokens:,} tokens in the vocabulary)"
 
-# %% ../../nbs/40_lm_data.ipynb #3a09f3be
+# %% ../../nbs/40_lm_data.ipynb #7b057462
 @patch
 def task_info(self:LMCorpus,
               l_max:int, # the segment length a model is built for (tgt_len)
@@ -71,7 +72,7 @@ def counts(self:LMCorpus)->dict:
     "Tokens per split, and the share of `<unk>` in each."
     return {s: {'tokens': len(t := self.stream(s)), 'unk': float((t == self.vocab.unk_id).sum()) / len(t) if len(t) else 0.0} for s in LM_SPLITS}
 
-# %% ../../nbs/40_lm_data.ipynb #1a109c14
+# %% ../../nbs/40_lm_data.ipynb #29da04a7
 EOS = '<eos>'
 
 def line_tokens(line:str)->list[str]:
@@ -86,7 +87,7 @@ def encode_lines(lines:Iterable[list[str]], # token lists
     for toks in lines: buf.extend([stoi.get(t, unk) for t in toks])
     return torch.from_numpy(np.frombuffer(buf, dtype=np.int32).astype(np.int64)) if len(buf) else torch.zeros(0, dtype=torch.long)
 
-# %% ../../nbs/40_lm_data.ipynb #2cd5840f
+# %% ../../nbs/40_lm_data.ipynb #6e8278eb
 WT103_FILES = {'train': 'wiki.train.tokens', 'val': 'wiki.valid.tokens', 'test': 'wiki.test.tokens'}
 WT103_TXL_FILES = {'train': 'train.txt', 'val': 'valid.txt', 'test': 'test.txt'}
 WT103_ARCHIVE = 'wikitext-103-v1.zip'
@@ -104,7 +105,7 @@ def wikitext_file(root:str|Path, # folder with the files, or with the unpacked w
     raise MissingDataError(root/WT103_FILES[split], WT103_SOURCE,
                            f"Unzip {WT103_ARCHIVE} into {root}: it holds wikitext-103/{WT103_FILES[split]} (the word-level version, not -raw-).")
 
-# %% ../../nbs/40_lm_data.ipynb #3c5316d2
+# %% ../../nbs/40_lm_data.ipynb #37c693d9
 def _read_lines(path:Path, progress:bool, desc:str)->Iterator[list[str]]:
     "Token lists of the lines of a UTF-8 file, with an optional progress bar."
     with open(path, encoding='utf-8') as f:
@@ -121,7 +122,7 @@ def _write_tiny_wikitext(root:Path)->dict:
     for s, ls in lines.items(): (Path(root)/WT103_FILES[s]).write_text(''.join(ls), encoding='utf-8')
     return lines
 
-# %% ../../nbs/40_lm_data.ipynb #a9262618
+# %% ../../nbs/40_lm_data.ipynb #11adeba2
 def load_wikitext103(root:str|Path|None=None, # folder with wiki.{train,valid,test}.tokens; default data_dir('wt103')
                      *, min_freq:int=1, # rarer training words become <unk> (Transformer-XL: no cut)
                      max_size:int|None=None, # keep at most this many words (None: all)
@@ -146,7 +147,7 @@ def _save_corpus(cdir:Path, vocab:Vocab, streams:dict):
         tmp = cdir/f'{s}.pt.tmp'; torch.save(t.to(torch.int32), tmp); tmp.replace(cdir/f'{s}.pt')
     vocab.save(cdir/'vocab.json')
 
-# %% ../../nbs/40_lm_data.ipynb #e3fccf5a
+# %% ../../nbs/40_lm_data.ipynb #ffcb66d6
 KJV_LM_BOOKS = {'val': ('Joshua', 'Proverbs', 'Galatians', 'Ephesians'),
                 'test': ('Judges', 'Mark', 'Philippians', 'Colossians', '1 Thessalonians')}
 
@@ -156,7 +157,7 @@ def kjv_lm_split(book:int, # index in KJV_BOOKS
     name = KJV_BOOKS[book]
     return next((s for s, bs in KJV_LM_BOOKS.items() if name in bs), 'train')
 
-# %% ../../nbs/40_lm_data.ipynb #134d73d2
+# %% ../../nbs/40_lm_data.ipynb #15397ffb
 _KJV_TOKEN = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*|'s\b|\d+|[^\sA-Za-z\d]")
 
 def kjv_word_tokens(text:str, # one verse
@@ -165,14 +166,14 @@ def kjv_word_tokens(text:str, # one verse
     "Word-level tokens of a verse: words (hyphenated ones whole), `'s`, and each punctuation mark."
     return _KJV_TOKEN.findall(text.lower() if lower else text)
 
-# %% ../../nbs/40_lm_data.ipynb #1d0a8bfb
+# %% ../../nbs/40_lm_data.ipynb #20538441
 def _byte_stream(texts:Sequence[str], vocab:Vocab)->Tensor:
     "The UTF-8 bytes of all texts as ids of the byte vocabulary, `<eos>` after each text."
     enc = [t.encode('utf-8') for t in texts]
     ids = np.frombuffer(b''.join(enc), dtype=np.uint8).astype(np.int64) + vocab[chr(0)]     # byte b -> b + 3
     return torch.from_numpy(np.insert(ids, np.cumsum([len(e) for e in enc], dtype=np.int64), vocab[EOS]))
 
-# %% ../../nbs/40_lm_data.ipynb #f8e49625
+# %% ../../nbs/40_lm_data.ipynb #4eff3657
 def load_kjv_lm(root:str|Path|None=None, # folder of the verse cache; default data_dir('kjv')
                 *, level:Literal['word','byte']='word', # word tokens or bytes
                 min_freq:int=3, # word level: training words seen fewer times become <unk>
@@ -199,7 +200,7 @@ def load_kjv_lm(root:str|Path|None=None, # folder of the verse cache; default da
     if cache: _save_corpus(cdir, vocab, streams)
     return LMCorpus(name, vocab, streams, level)
 
-# %% ../../nbs/40_lm_data.ipynb #461d9886
+# %% ../../nbs/40_lm_data.ipynb #41505312
 class LMOrderedIterator(IterableDataset):
     "Transformer-XL's ordered LM batches: `batch_size` parallel rows cut into consecutive segments; items `(x, y)`, each (rows, L)."
     def __init__(self,
@@ -225,7 +226,7 @@ class LMOrderedIterator(IterableDataset):
         start, step = (info.id, info.num_workers) if info is not None else (0, 1)
         for k in range(start, len(self), step): yield self.segment(k, slice(r*per, (r+1)*per))
 
-# %% ../../nbs/40_lm_data.ipynb #1930625a
+# %% ../../nbs/40_lm_data.ipynb #076d37bd
 @patch
 def _ranks(self:LMOrderedIterator)->tuple[int, int]:
     "(world_size, rank): as given, else from torch.distributed, else (1, 0); checked."
@@ -243,7 +244,7 @@ def segment(self:LMOrderedIterator, k:int, rows:slice=slice(None))->tuple[Tensor
     i = k * self.tgt_len; L = min(self.tgt_len, self.n_cols - i)
     return self.rows[rows, i:i + L].clone(), self.rows[rows, i + 1:i + 1 + L].clone()
 
-# %% ../../nbs/40_lm_data.ipynb #1691dd9a
+# %% ../../nbs/40_lm_data.ipynb #fda56422
 LM_CORPORA = {'kjv': load_kjv_lm, 'wt103': load_wikitext103}
 
 def lm_corpus(name:str='kjv', # a key of LM_CORPORA
@@ -253,7 +254,7 @@ def lm_corpus(name:str='kjv', # a key of LM_CORPORA
     "Load a language-model corpus by name."
     return LM_CORPORA[check_choice('corpus', name, list(LM_CORPORA))](root, **options)
 
-# %% ../../nbs/40_lm_data.ipynb #1cb0983d
+# %% ../../nbs/40_lm_data.ipynb #420eabcd
 class LMDataset(LMOrderedIterator):
     "One split of an LM corpus as Transformer-XL's ordered iterator, for the harness; items `(x, y)`, each (rows, L)."
     def __init__(self,
