@@ -47,8 +47,9 @@ class TaskDataModule(L.LightningDataModule):
         self.test_names = ['test', *self.task.extra_tests]   # the test loaders, in order (a run may keep fewer)
 
     def _make(self, split:str):
-        if split in self.task.extra_tests: return make_dataset(self.task.name, 'test', self.root, self.progress, **{**self.data, **self.task.extra_tests[split].data})
-        return make_dataset(self.task.name, split, self.root, self.progress, **self.data)
+        data = {**self.data, **(dict(batch_size=self.batch_size) if self.task.batches else {})}
+        if split in self.task.extra_tests: return make_dataset(self.task.name, 'test', self.root, self.progress, **{**data, **self.task.extra_tests[split].data})
+        return make_dataset(self.task.name, split, self.root, self.progress, **data)
 
     def prepare_data(self):
         for s in dict.fromkeys((*SPLITS, *self.test_names)):
@@ -65,6 +66,8 @@ class TaskDataModule(L.LightningDataModule):
 # %% ../nbs/24_harness.ipynb #90eea5f4
 @patch
 def _loader(self:TaskDataModule, split:str, shuffle:bool=False)->DataLoader:
+    "A split's loader: padded batches of items, or, for a task whose dataset yields whole batches, those batches in order"
+    if self.task.batches: return DataLoader(self.ds[split], batch_size=None, num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
     return DataLoader(self.ds[split], batch_size=self.batch_size, shuffle=shuffle, collate_fn=pad_collate,
                       num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 

@@ -31,10 +31,11 @@ class Task:
     name:str # what --task takes
     dataset:str # 'module:Class' of its dataset
     folder:str # sub-folder of the data root holding its files
-    kind:Literal['classification']='classification' # what the Lightning module trains
+    kind:str='classification' # what the Lightning module trains (a key of `sgconv.harness.MODULES`)
     backbone:str='seq' # the backbone of its models
     description:str='' # one line for listings
     extra_tests:dict=field(default_factory=dict) # name -> ExtraTest, tested after the main test set
+    batches:bool=False # the dataset yields whole batches (language-model streams): no collate, the batch size goes to the dataset
 
     def dataset_class(self):
         "The dataset class (imported on first use)"
