@@ -21,11 +21,11 @@ from .utils import patch
 from .data.core import TaskInfo, pad_collate
 from .models import build_model
 from .optim import build_optimizer
-from .tasks import TrainConfig, get_task, make_dataset
+from .tasks import TrainConfig, get_task, make_dataset, import_path
 
 # %% auto #0
-__all__ = ['SPLITS', 'LRADataModule', 'LRAModule', 'MODULES', 'TaskDataModule', 'TrainModule', 'ClassifierModule',
-           'quiet_lightning', 'make_trainer', 'load_checkpoint']
+__all__ = ['SPLITS', 'LRADataModule', 'LRAModule', 'TaskDataModule', 'TrainModule', 'ClassifierModule', 'quiet_lightning',
+           'make_trainer', 'load_checkpoint']
 
 # %% ../nbs/24_harness.ipynb #5f6aa581
 SPLITS = ('train', 'val', 'test')
@@ -88,7 +88,6 @@ LRADataModule = TaskDataModule   # its name when it served Long Range Arena alon
 # %% ../nbs/24_harness.ipynb #8f9854b6
 class TrainModule(L.LightningModule):
     "Base of the harness's Lightning modules: model, training options, optimiser and schedule, logging"
-    kind:str = '' # the task kind this module trains
     monitor:tuple[str, str] = ('val_loss', 'min') # the checkpoint metric and whether higher or lower is better
 
     def __init__(self, info:dict, # TaskInfo fields
@@ -101,7 +100,7 @@ class TrainModule(L.LightningModule):
         self.model = build_model(TaskInfo(**info), **model)
 
     def on_save_checkpoint(self, checkpoint:dict):
-        checkpoint['sgconv_kind'] = self.kind                                  # which module `load_checkpoint` rebuilds
+        checkpoint['sgconv_module'] = f'{type(self).__module__}:{type(self).__qualname__}'   # what `load_checkpoint` rebuilds
 
     def configure_optimizers(self):
         t = self.train_cfg
@@ -122,7 +121,6 @@ class TrainModule(L.LightningModule):
 # %% ../nbs/24_harness.ipynb #c83febe3
 class ClassifierModule(TrainModule):
     "Cross-entropy training of a classifier on batches `(x, lengths, y)`"
-    kind = 'classification'
     monitor = ('val_acc', 'max')
 
     def __init__(self, info:dict, # TaskInfo fields
@@ -150,7 +148,6 @@ class ClassifierModule(TrainModule):
         self.step(batch, name, **self.tests[name])
 
 LRAModule = ClassifierModule   # its name when it served Long Range Arena alone
-MODULES = {ClassifierModule.kind: ClassifierModule}
 
 # %% ../nbs/24_harness.ipynb #5ceaaa7b
 def quiet_lightning():
@@ -193,5 +190,5 @@ def load_checkpoint(ckpt:str|Path, # a checkpoint written by the harness
                    )->TrainModule: # its Lightning module, in eval mode, on the CPU
     "The module of a training checkpoint (its `.model` is the trained model)"
     if not Path(ckpt).exists(): raise FileNotFoundError(f"no checkpoint at {ckpt}")
-    kind = torch.load(ckpt, map_location='cpu', weights_only=False).get('sgconv_kind', 'classification')
-    return MODULES[kind].load_from_checkpoint(ckpt, map_location='cpu').eval()
+    path = torch.load(ckpt, map_location='cpu', weights_only=False).get('sgconv_module', 'sgconv.harness:ClassifierModule')
+    return import_path(path).load_from_checkpoint(ckpt, map_location='cpu').eval()

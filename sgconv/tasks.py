@@ -16,9 +16,16 @@ from .optim import SCHEDULES
 from .presets import PRESETS, PRESET_NAMES
 
 # %% auto #0
-__all__ = ['TASKS', 'ExtraTest', 'Task', 'register_task', 'get_task', 'make_dataset', 'TrainConfig', 'RunConfig', 'resolve_run']
+__all__ = ['TASKS', 'import_path', 'ExtraTest', 'Task', 'register_task', 'get_task', 'make_dataset', 'TrainConfig', 'RunConfig',
+           'resolve_run']
 
 # %% ../nbs/22_tasks.ipynb #097cc0d1
+def import_path(path:str):
+    "The object named by 'package.module:Name' (imported now)"
+    mod, _, name = path.partition(':')
+    if not mod or not name: raise ValueError(f"an import path looks like 'package.module:Name', got {path!r}")
+    return getattr(importlib.import_module(mod), name)
+
 @dataclass(frozen=True)
 class ExtraTest:
     "A second test set of a task: its dataset options and what the model's forward gets for it"
@@ -31,16 +38,20 @@ class Task:
     name:str # what --task takes
     dataset:str # 'module:Class' of its dataset
     folder:str # sub-folder of the data root holding its files
-    kind:str='classification' # what the Lightning module trains (a key of `sgconv.harness.MODULES`)
+    kind:str='classification' # what is learned: 'classification', or the language-model kinds of later notebooks
     backbone:str='seq' # the backbone of its models
     description:str='' # one line for listings
     extra_tests:dict=field(default_factory=dict) # name -> ExtraTest, tested after the main test set
     batches:bool=False # the dataset yields whole batches (language-model streams): no collate, the batch size goes to the dataset
+    module:str='sgconv.harness:ClassifierModule' # 'module:Class' of the Lightning module that trains it
 
     def dataset_class(self):
         "The dataset class (imported on first use)"
-        mod, _, cls = self.dataset.partition(':')
-        return getattr(importlib.import_module(mod), cls)
+        return import_path(self.dataset)
+
+    def module_class(self):
+        "The Lightning module class that trains the task (imported on first use)"
+        return import_path(self.module)
 
 TASKS:dict[str, Task] = {}
 

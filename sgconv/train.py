@@ -16,7 +16,7 @@ from .models import MODELS, count_params, reads_other_rates
 from .presets import PRESET_NAMES
 from .tasks import TASKS, get_task, resolve_run
 from .results import results_markdown, write_results, load_results
-from .harness import MODULES, TaskDataModule, make_trainer, quiet_lightning
+from .harness import TaskDataModule, make_trainer, quiet_lightning
 
 # %% auto #0
 __all__ = ['run', 'run_grid', 'load_or_run', 'parse_args', 'parse_overrides', 'main']
@@ -53,7 +53,7 @@ def run(task:str, # a registered task
     dm = TaskDataModule(task, batch_size=cfg.train.batch_size, root=root, num_workers=cfg.train.num_workers, progress=progress, **cfg.data)
     if _local_rank() == 0: dm.prepare_data()
     _barrier()
-    Module = MODULES[t.kind]
+    Module = t.module_class()
     module = Module(dm.info.asdict(), {'model': model, **cfg.model_options}, vars(cfg.train))
     tests, skipped = _tests_for(module.model, t, dm.test_names)
     module.tests = tests
