@@ -127,6 +127,12 @@ LRA_SMOKE = {
 for _p in LRA_SMOKE.values():
     for _k, _v in dict(model=_SMOKE_MODEL, mixers=_SMOKE_MIXERS, train=_SMOKE_TRAIN).items(): _p.setdefault(_k, _v)
 
+# %% ../nbs/21_presets.ipynb #a241b791
+for _t, _p, _d in [('kjv-text', 'text', dict(preset='small')), ('kjv-retrieval', 'retrieval', dict(preset='small', l_max=512, min_bytes=128, hard_negatives=0.0))]:
+    LRA_PAPER[_t] = {**LRA_PAPER[_p], 'data': dict(preset='default')}
+    LRA_SMALL[_t] = {**LRA_SMALL[_p], 'data': _d, 'train': dict(LRA_SMALL[_p]['train'], max_epochs=3, val_check_interval=0.5)}
+    LRA_SMOKE[_t] = dict(data=dict(preset='tiny'), model=_SMOKE_MODEL, mixers=_SMOKE_MIXERS, train=_SMOKE_TRAIN)
+
 # %% ../nbs/21_presets.ipynb #978ccdde
 _SC_PAPER = dict(data=dict(),
                  model=dict(bidirectional=True, pool='mean', n_layers=6, d_model=128, norm='batch', prenorm=True, dropout=0.0),

@@ -72,7 +72,10 @@ for _t in [Task('listops', 'sgconv.data.listops:ListOpsDataset', 'listops', desc
            Task('retrieval', 'sgconv.data.text:AANDataset', 'aan', description='AAN citation pairs (needs LRA\'s files)'),
            Task('image', 'sgconv.data.images:SeqImageDataset', 'cifar10', description='grayscale CIFAR-10 or digits, 1024 pixels'),
            Task('pathfinder', 'sgconv.data.pathfinder:PathfinderDataset', 'pathfinder', description='Pathfinder, generated'),
-           Task('pathx', 'sgconv.data.pathfinder:PathfinderDataset', 'pathfinder', description='Path-X: Pathfinder at 128 px')]:
+           Task('pathx', 'sgconv.data.pathfinder:PathfinderDataset', 'pathfinder', description='Path-X: Pathfinder at 128 px'),
+           # offline stand-ins for Text and Retrieval from real text, the King James Bible (`sgconv.data.kjv`)
+           Task('kjv-text', 'sgconv.data.kjv:KJVTextDataset', 'kjv', description='KJV passages by section of the Bible, bytes (offline Text)'),
+           Task('kjv-retrieval', 'sgconv.data.kjv:KJVRetrievalDataset', 'kjv', description='KJV passage pairs: same book or not, bytes (offline Retrieval)')]:
     register_task(_t)
 
 # %% ../nbs/22_tasks.ipynb #e7125832
