@@ -6,7 +6,7 @@
 __all__ = ['FASHION_DEBIAN_DIR', 'FASHION_SOURCE', 'FASHION_FILES', 'FASHION_CLASSES', 'read_idx', 'write_idx',
            'fashion_mnist_root', 'load_fashion_mnist', 'write_fake_fashion_mnist', 'FashionMNISTDataset']
 
-# %% ../../nbs/16_fashion_mnist.ipynb #99795f33
+# %% ../../nbs/16_fashion_mnist.ipynb #adc0d4a9
 import functools, gzip
 from pathlib import Path
 from typing import Literal
@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from ..utils import patch, check_choice, check_fraction, check_int
 from .core import data_dir, MissingDataError, TaskInfo, seeded_split
 
-# %% ../../nbs/16_fashion_mnist.ipynb #95a44d1d
+# %% ../../nbs/16_fashion_mnist.ipynb #92fa3da2
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype('>i2'), 0x0C: np.dtype('>i4'),
               0x0D: np.dtype('>f4'), 0x0E: np.dtype('>f8')}
 
@@ -42,7 +42,7 @@ def read_idx(path:str|Path, # an IDX file, plain or gzip'd (`.gz`)
         raise ValueError(f"read_idx: {path} holds {len(data) - 4 - 4*nd} bytes of values, its header {shape} needs {n}")
     return np.frombuffer(data, dt, offset=4 + 4*nd).reshape(shape).astype(dt.newbyteorder('='))
 
-# %% ../../nbs/16_fashion_mnist.ipynb #ff5a970e
+# %% ../../nbs/16_fashion_mnist.ipynb #6703e924
 def write_idx(path:str|Path, # file to write; gzip'd when it ends in `.gz`
               a:np.ndarray, # uint8, int8, int16, int32, float32 or float64 array, 1 to 255 dimensions
              )->Path:
@@ -55,7 +55,7 @@ def write_idx(path:str|Path, # file to write; gzip'd when it ends in `.gz`
     with (gzip.open(path, 'wb') if path.suffix == '.gz' else open(path, 'wb')) as f: f.write(head + body)
     return path
 
-# %% ../../nbs/16_fashion_mnist.ipynb #2b81772e
+# %% ../../nbs/16_fashion_mnist.ipynb #e708ea31
 FASHION_DEBIAN_DIR = Path('/usr/share/datasets/fashion-mnist')
 FASHION_SOURCE = ("the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist), which installs "
                   f"the four gzip'd IDX files in {FASHION_DEBIAN_DIR}/; or Zalando Research's Fashion-MNIST release")
@@ -73,7 +73,7 @@ def fashion_mnist_root(root:str|Path|None=None, # a folder with the four files; 
     local = data_dir('fashion_mnist')
     return local if _has_files(local) or not _has_files(FASHION_DEBIAN_DIR) else FASHION_DEBIAN_DIR
 
-# %% ../../nbs/16_fashion_mnist.ipynb #5aa5a6ad
+# %% ../../nbs/16_fashion_mnist.ipynb #2bfdd948
 def _idx_file(folder:Path, name:str)->Path:
     "`folder/name.gz` or `folder/name`; MissingDataError if neither exists."
     for p in (folder/f'{name}.gz', folder/name):
@@ -100,7 +100,7 @@ def load_fashion_mnist(root:str|Path|None=None, # folder with the IDX files; see
     pi, pl = (_idx_file(folder, f) for f in FASHION_FILES[train])
     return _read_pair(pi.resolve(), pl.resolve(), tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in (pi, pl)))
 
-# %% ../../nbs/16_fashion_mnist.ipynb #6471f35d
+# %% ../../nbs/16_fashion_mnist.ipynb #3abbc0d7
 def write_fake_fashion_mnist(root:str|Path, # folder to write into (created)
                              n_train:int=40, # training images
                              n_test:int=20, # test images
@@ -118,7 +118,7 @@ def write_fake_fashion_mnist(root:str|Path, # folder to write into (created)
         out[train] = (x, y.astype(np.int64))
     return out
 
-# %% ../../nbs/16_fashion_mnist.ipynb #acac3d27
+# %% ../../nbs/16_fashion_mnist.ipynb #e334fa39
 _SPLITS = ('train', 'val', 'test')
 
 def _pixel_stats(imgs:np.ndarray)->tuple[float, float]:
@@ -128,7 +128,7 @@ def _pixel_stats(imgs:np.ndarray)->tuple[float, float]:
     mean = float((counts * v).sum() / counts.sum())
     return mean, float(np.sqrt((counts * (v - mean) ** 2).sum() / counts.sum()))
 
-# %% ../../nbs/16_fashion_mnist.ipynb #bb2d91c2
+# %% ../../nbs/16_fashion_mnist.ipynb #61882012
 class FashionMNISTDataset(Dataset):
     "Fashion-MNIST as images `(1, H, W)` or pixel sequences `(H*W, 1)`; items `(x, label)`."
     def __init__(self,
@@ -157,7 +157,7 @@ class FashionMNISTDataset(Dataset):
         self.classes = list(FASHION_CLASSES)
         self._aug = self._augmentation() if self.augment and split == 'train' else None
 
-# %% ../../nbs/16_fashion_mnist.ipynb #847874cd
+# %% ../../nbs/16_fashion_mnist.ipynb #4602fdfa
 @patch
 def _padded(self:FashionMNISTDataset, imgs:Tensor)->Tensor:
     "(N, 28, 28) -> (N, 32, 32) with background (0) pixels when `pad`."
@@ -173,7 +173,7 @@ def _augmentation(self:FashionMNISTDataset):
     size = tuple(self.images.shape[-2:])
     return v2.Compose([v2.RandomCrop(size, padding=self.crop_padding, fill=0), v2.RandomHorizontalFlip()])
 
-# %% ../../nbs/16_fashion_mnist.ipynb #6fd3ccf1
+# %% ../../nbs/16_fashion_mnist.ipynb #fc4b01fa
 @patch
 def __len__(self:FashionMNISTDataset): return len(self.labels)
 

@@ -7,7 +7,7 @@ __all__ = ['DROP_PATH', 'IMAGENET_SOURCE', 'ConvNeXtRecipe', 'convnext_transform
            'convnext_optimizer', 'convnext_scheduler', 'convnext_ema', 'write_fake_image_folder', 'ImageNetDataset',
            'CIFAR10Images']
 
-# %% ../../nbs/50_vision_data.ipynb #7439f207
+# %% ../../nbs/50_vision_data.ipynb #227d3cea
 from dataclasses import dataclass, replace, asdict
 from pathlib import Path
 from typing import Literal
@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from ..utils import patch, check_choice, check_fraction
 from .core import data_dir, MissingDataError, TaskInfo, seeded_split
 
-# %% ../../nbs/50_vision_data.ipynb #50c0a8d2
+# %% ../../nbs/50_vision_data.ipynb #ea10b97c
 DROP_PATH = {'tiny': 0.1, 'small': 0.4, 'base': 0.5, 'large': 0.5}   # TRAINING.md: --drop_path per model (ImageNet-1K)
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class ConvNeXtRecipe:
     mean:tuple[float, float, float] = (0.485, 0.456, 0.406)   # main.py --imagenet_default_mean_and_std True: timm's IMAGENET_DEFAULT_MEAN
     std:tuple[float, float, float] = (0.229, 0.224, 0.225)    # timm's IMAGENET_DEFAULT_STD
 
-# %% ../../nbs/50_vision_data.ipynb #db3202d1
+# %% ../../nbs/50_vision_data.ipynb #d6d3245c
 @patch(cls_method=True)
 def for_size(cls:ConvNeXtRecipe,
              size:str, # 'tiny', 'small', 'base' or 'large'
@@ -75,7 +75,7 @@ def scaled_lr(self:ConvNeXtRecipe, batch_size:int)->float:
     if batch_size < 1: raise ValueError(f"batch_size must be positive, got {batch_size}")
     return self.lr * batch_size / self.lr_batch
 
-# %% ../../nbs/50_vision_data.ipynb #48060230
+# %% ../../nbs/50_vision_data.ipynb #b251f828
 def convnext_transform(recipe:ConvNeXtRecipe, # the recipe
                        train:bool, # training augmentation, else the evaluation resize and centre crop
                        image_size:int|None=None, # output height and width; default recipe.input_size
@@ -94,7 +94,7 @@ def convnext_transform(recipe:ConvNeXtRecipe, # the recipe
     return create_transform(size, is_training=False, interpolation=recipe.interpolation, crop_pct=recipe.crop_pct,
                             mean=recipe.mean, std=recipe.std)
 
-# %% ../../nbs/50_vision_data.ipynb #d92c9b1f
+# %% ../../nbs/50_vision_data.ipynb #5c5ea765
 def convnext_mixup(recipe:ConvNeXtRecipe, # the recipe
                    num_classes:int, # classes of the task
                   ):
@@ -111,7 +111,7 @@ def convnext_criterion(recipe:ConvNeXtRecipe)->nn.Module:
     if recipe.mixup > 0 or recipe.cutmix > 0: return SoftTargetCrossEntropy()
     return LabelSmoothingCrossEntropy(recipe.smoothing) if recipe.smoothing > 0 else nn.CrossEntropyLoss()
 
-# %% ../../nbs/50_vision_data.ipynb #405d43b2
+# %% ../../nbs/50_vision_data.ipynb #55006014
 def convnext_optimizer(model:nn.Module, # the model to train
                        recipe:ConvNeXtRecipe, # the recipe
                        batch_size:int, # effective batch size (all devices, accumulation included): scales the lr
@@ -138,7 +138,7 @@ def convnext_ema(model:nn.Module, # the model being trained
     from timm.utils import ModelEmaV3
     return ModelEmaV3(model, decay=recipe.ema_decay) if recipe.ema else None
 
-# %% ../../nbs/50_vision_data.ipynb #3d0a8f45
+# %% ../../nbs/50_vision_data.ipynb #5f2e63ff
 IMAGENET_SOURCE = ("ImageNet-1k (ILSVRC 2012) from image-net.org, after registration; arrange it as root/train/<wnid>/*.JPEG "
                    "and root/val/<wnid>/*.JPEG (validation images sorted into class folders)")
 
@@ -149,6 +149,7 @@ def write_fake_image_folder(root:str|Path, # folder to write `train/` and `val/`
                             seed:int=0,
                            )->list[str]:
     "Write a tiny ImageNet-style tree of random JPEG and PNG images; returns the class names."
+    from PIL import Image
     root, rng = Path(root), np.random.default_rng(seed)
     classes = [f'n{i:08d}' for i in range(n_classes)]
     for split in ('train', 'val'):
@@ -159,7 +160,7 @@ def write_fake_image_folder(root:str|Path, # folder to write `train/` and `val/`
                 img.save(root/split/c/f'{c}_{i}.{"JPEG" if i % 2 == 0 else "png"}')
     return classes
 
-# %% ../../nbs/50_vision_data.ipynb #3935c9e5
+# %% ../../nbs/50_vision_data.ipynb #5757c981
 def _image_folder(root:Path, split:str):
     "torchvision's `ImageFolder` on `root/train` or `root/val`; MissingDataError if the folder is missing or empty."
     from torchvision.datasets import ImageFolder
@@ -187,7 +188,7 @@ class ImageNetDataset(Dataset):
         self.classes = list(self.folder.classes)
         self.transform = transform or convnext_transform(self.recipe, split == 'train', self.image_size)
 
-# %% ../../nbs/50_vision_data.ipynb #f6ea73bd
+# %% ../../nbs/50_vision_data.ipynb #3cc9f265
 @patch
 def __len__(self:ImageNetDataset): return len(self.folder)
 
@@ -206,7 +207,7 @@ def info(self:ImageNetDataset)->TaskInfo:
 def __repr__(self:ImageNetDataset):
     return f"ImageNetDataset({self.split}: {len(self)} images, {len(self.classes)} classes, {self.image_size}px, {self.folder.root})"
 
-# %% ../../nbs/50_vision_data.ipynb #86bd1204
+# %% ../../nbs/50_vision_data.ipynb #212aabf3
 class CIFAR10Images(Dataset):
     "CIFAR-10 as normalised colour images `(3, 32, 32)`; items `(x, label)`."
     def __init__(self,
@@ -238,7 +239,7 @@ class CIFAR10Images(Dataset):
             from torchvision.transforms import v2
             self._aug = v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip()])
 
-# %% ../../nbs/50_vision_data.ipynb #3f7d3f59
+# %% ../../nbs/50_vision_data.ipynb #0d8776cb
 @patch
 def __len__(self:CIFAR10Images): return len(self.labels)
 
