@@ -8,9 +8,17 @@ from torch import nn
 
 from sgconv.kernel import num_scales
 from sgconv.convnext import (CONVNEXT_CONFIGS, SGConv2d, TruncatedSGConv2d, convnext_model, count_flops, count_params,
-                             default_stem_stride, fft_flop_rules, fold_kernel, grad_cam, kernel_profile, prefix_lengths,
+                             default_stem_stride, fft_flop_rules, fft_plan, fold_kernel, grad_cam, kernel_profile, prefix_lengths,
                              prune_kernels, pruning_speed, pruning_summary, sgconv_layers, sgconv_scale_dim, stage_kernels,
                              stage_sizes, throughput)
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    "Tiny models: one thread is as fast and much steadier on a shared machine"
+    n = torch.get_num_threads(); torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope='module')
@@ -197,6 +205,21 @@ def test_truncated_layer_modes(mode):
         cut = TruncatedSGConv2d(layer, 0.8, mode=mode)
         assert torch.allclose(cut(x), TruncatedSGConv2d(layer, 0.8, mode='direct')(x), atol=1e-5)
     assert cut.kept_taps < cut.total_taps == 5 * (42 + 41)
+
+
+def test_fft_plan_and_overlap_save():
+    assert fft_plan(1024, 1024, 1023) == ('single', 2048) and fft_plan(1024, 64, 64) == ('blocks', 512)
+    assert fft_plan(16, 16, 15) == ('single', 32) and fft_plan(1, 1, 0) == ('single', 1)
+    torch.manual_seed(0)
+    layer = SGConv2d(3, (32, 32)).eval()
+    with torch.no_grad():
+        layer.conv.kernel.weight[..., 1:, :] *= 0.01                    # energy in the first taps
+        cut = TruncatedSGConv2d(layer, 0.99, mode='fft_small')
+        assert cut.plan[0] == 'blocks'
+        x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
+        ref = TruncatedSGConv2d(layer, 0.99, mode='direct')(x)
+        assert cut(x).dtype == torch.float64 and torch.allclose(cut(x), ref, atol=1e-5)
+        assert torch.allclose(cut(x.float().to(memory_format=torch.channels_last)).double(), ref, atol=1e-4)
 
 
 def test_prune_model(small):

@@ -15,6 +15,14 @@ from sgconv.data.imagenet import (CIFAR10Images, ConvNeXtRecipe, ImageNetDataset
                                   write_fake_image_folder)
 from sgconv.data.images import write_fake_cifar10
 
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    "Small tensors: one thread is as fast and much steadier on a shared machine"
+    n = torch.get_num_threads(); torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 HAVE_REAL = all((FASHION_DEBIAN_DIR/f).is_file() for f in ['train-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'])
 
 
