@@ -208,12 +208,14 @@ def test_truncated_layer_modes(mode):
 
 
 def test_fft_plan_and_overlap_save():
-    assert fft_plan(1024, 1024, 1023) == ('single', 2048) and fft_plan(1024, 64, 64) == ('blocks', 512)
+    assert fft_plan(1024, 1024, 1023) == ('single', 2048) and fft_plan(1024, 16, 16) == ('blocks', 128)
+    assert fft_plan(3136, 3136, 3135) == ('single', 6400) and fft_plan(1024, 32, 32) == ('single', 1152)
     assert fft_plan(16, 16, 15) == ('single', 32) and fft_plan(1, 1, 0) == ('single', 1)
     torch.manual_seed(0)
     layer = SGConv2d(3, (32, 32)).eval()
     with torch.no_grad():
         layer.conv.kernel.weight[..., 1:, :] *= 0.01                    # energy in the first taps
+        layer.conv.kernel.weight[..., 0, 16:] = 0                        # ... the first 16 of them (d = 64)
         cut = TruncatedSGConv2d(layer, 0.99, mode='fft_small')
         assert cut.plan[0] == 'blocks'
         x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
