@@ -20,8 +20,8 @@ from .fftconv import next_fast_len, fft_size, rfft_kernel, fftconv_rfft
 
 # %% auto #0
 __all__ = ['CONVNEXT_CONFIGS', 'sgconv_scale_dim', 'SGConv2d', 'ConvNeXtConfig', 'default_stem_stride', 'stage_sizes',
-           'convnext_model', 'sgconv_layers', 'count_params', 'fft_flop_rules', 'count_flops', 'throughput',
-           'stage_kernels', 'fold_kernel', 'kernel_profile', 'grad_cam', 'prefix_lengths', 'fft_plan',
+           'convnext_model', 'sgconv_layers', 'count_params', 'ConvNeXtClassifier', 'fft_flop_rules', 'count_flops',
+           'throughput', 'stage_kernels', 'fold_kernel', 'kernel_profile', 'grad_cam', 'prefix_lengths', 'fft_plan',
            'TruncatedSGConv2d', 'prune_kernels', 'pruning_summary', 'pruning_speed', 'truncation_speed']
 
 # %% ../nbs/51_sgconvnext.ipynb #04f5b65e
@@ -189,6 +189,66 @@ def _depthwise_convs(model:nn.Module)->list[nn.Conv2d]:
 def count_params(model:nn.Module)->int:
     "Number of parameters."
     return sum(p.numel() for p in model.parameters())
+
+# %% ../nbs/51_sgconvnext.ipynb #2c0bcb6c
+from dataclasses import fields
+from .data.core import TaskInfo
+from .models import MODELS, register_backbone, register_model
+
+@dataclass
+class ConvNeXtConfig:
+    "Options of the SGConvNeXt / ConvNeXt image classifier"
+    model:str='sgconvnext-atto' # the model name it was made for
+    size:str='atto' # a key of CONVNEXT_CONFIGS
+    variant:Literal['sgconv','conv']='sgconv' # SGConvNeXt, or the 7x7 depthwise ConvNeXt baseline
+    drop_path:float|None=None # stochastic depth rate; None: the size's (ConvNeXt's)
+    layer_scale:float=1e-6 # layer scale initial value (ConvNeXt's)
+    stem_stride:int|None=None # None: by image size (`default_stem_stride`)
+    n_scales:int=5 # SGConv: scales per kernel (the paper's 5)
+    decay:float=0.5 # SGConv: alpha
+
+    def __post_init__(self): check_choice('size', self.size, CONVNEXT_CONFIGS); check_choice('variant', self.variant, ('sgconv', 'conv'))
+
+    @classmethod
+    def option_names(cls, model:str|None=None)->set[str]: return {f.name for f in fields(cls)}
+
+    @classmethod
+    def from_options(cls, model:str='sgconvnext-atto', **options)->ConvNeXtConfig:
+        "The config of `model` with its registered defaults, then `options`"
+        opts = {**(MODELS[model].options if model in MODELS else {}), **options}
+        bad = set(opts) - cls.option_names() - {'model'}
+        if bad: raise ValueError(f"unknown option(s) {sorted(bad)} for model {model!r}; it takes {sorted(cls.option_names() - {'model'})}")
+        return cls(model=model, **{k: v for k, v in opts.items() if k != 'model'})
+
+    def to_options(self)->dict: return {f.name: getattr(self, f.name) for f in fields(self)}
+
+# %% ../nbs/51_sgconvnext.ipynb #166575f7
+@register_backbone('convnext')
+class ConvNeXtClassifier(nn.Module):
+    "SGConvNeXt or ConvNeXt (`convnext_model`) for a task's images; `forward(x, lengths=None)` as every classifier of the harness"
+    Config = ConvNeXtConfig
+
+    def __init__(self, info:TaskInfo, # the task: `shape` (C, H, W) and the classes
+                 cfg:ConvNeXtConfig, # the model options
+                ):
+        super().__init__()
+        if not info.shape or len(info.shape) != 3: raise ValueError(f"task {info.name!r} has no image shape (C, H, W) in its TaskInfo (shape={info.shape})")
+        self.info, self.cfg = info, cfg
+        C, H, W = info.shape
+        self.net = convnext_model(cfg.size, variant=cfg.variant, num_classes=info.n_classes, image_size=(H, W), in_chans=C,
+                                  drop_path=cfg.drop_path, layer_scale=cfg.layer_scale, stem_stride=cfg.stem_stride,
+                                  n_scales=cfg.n_scales, decay=cfg.decay)
+
+    def forward(self, x:Tensor, # (B, C, H, W) images
+                lengths=None, # unused: images have no padding (the harness's batches carry None)
+               )->Tensor: # (B, n_classes) logits
+        if not isinstance(x, Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != tuple(self.info.shape):
+            raise ValueError(f"{self.cfg.model} takes images (B, {', '.join(map(str, self.info.shape))}), got {tuple(getattr(x, 'shape', ()))}")
+        return self.net(x)
+
+for _size in CONVNEXT_CONFIGS:
+    register_model(f'sgconvnext-{_size}', 'convnext', size=_size, variant='sgconv')
+    register_model(f'convnext-{_size}', 'convnext', size=_size, variant='conv')
 
 # %% ../nbs/51_sgconvnext.ipynb #a2017cc5
 def _fft_cost(n:int, batch:float, real:bool)->int:

@@ -189,7 +189,7 @@ def __getitem__(self:FashionMNISTDataset, i:int)->tuple[Tensor, int]:
 def info(self:FashionMNISTDataset)->TaskInfo:
     "Task description for building a model (`l_max` is H*W; `d_input` the one channel)."
     h, w = self.images.shape[-2:]
-    return TaskInfo('fashion_mnist', None, 1, len(self.classes), h * w, False)
+    return TaskInfo('fashion_mnist', None, 1, len(self.classes), h * w, False, shape=(1, h, w) if self.form == 'image' else None)
 
 @patch
 def __repr__(self:FashionMNISTDataset):

@@ -201,7 +201,7 @@ def __getitem__(self:ImageNetDataset, i:int)->tuple[Tensor, int]:
 @patch(as_prop=True)
 def info(self:ImageNetDataset)->TaskInfo:
     "Task description (`d_input` 3 channels, `l_max` S*S pixels)."
-    return TaskInfo('imagenet', None, 3, len(self.classes), self.image_size ** 2, False)
+    return TaskInfo('imagenet', None, 3, len(self.classes), self.image_size ** 2, False, shape=(3, self.image_size, self.image_size))
 
 @patch
 def __repr__(self:ImageNetDataset):
@@ -253,7 +253,7 @@ def __getitem__(self:CIFAR10Images, i:int)->tuple[Tensor, int]:
 @patch(as_prop=True)
 def info(self:CIFAR10Images)->TaskInfo:
     "Task description (3 channels, 32x32 = 1024 pixels)."
-    return TaskInfo('cifar10_images', None, 3, len(self.classes), 1024, False)
+    return TaskInfo('cifar10_images', None, 3, len(self.classes), 1024, False, shape=(3, 32, 32))
 
 @patch
 def __repr__(self:CIFAR10Images): return f"CIFAR10Images({self.split}: {len(self)} images{', augmented' if self._aug else ''})"
