@@ -10,7 +10,7 @@ STAMP := $(VENV)/.sgconv-installed
 MAIN_ARGS ?= --task listops --model sgconv,transformer,s4d --preset small
 MAIN_OUT ?= runs/main
 
-.PHONY: main test install demo lra check-export nbtest pytest docs bench
+.PHONY: main test install demo lra check-export nbtest pytest docs bench speech vision
 
 SYSTEM_STAMP := $(VENV)/.sgconv-system
 
@@ -30,6 +30,14 @@ main: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m sgconv.demo
+
+# the small speech comparison (Table 3's raw-audio columns, 8 kHz zero-shot included; the synthetic corpus is made on first use)
+speech: $(STAMP)
+	$(PY) -m sgconv.train --task sc10-raw --model sgconv,s4d --preset small --out runs/speech --results runs/speech/results.md runs/speech/results.json
+
+# the small SGConvNeXt comparison on Fashion-MNIST
+vision: $(STAMP)
+	$(PY) -m sgconv.train --task fmnist --model sgconvnext-atto,convnext-atto --preset small --out runs/vision --results runs/vision/results.md runs/vision/results.json
 
 # nbdev_export must leave sgconv/ unchanged, and nbdev_clean must leave the notebooks unchanged
 check-export: $(STAMP)
