@@ -49,8 +49,9 @@ check-export: $(STAMP)
 	  diff <(echo "$$before") <(echo "$$after") | grep '^[<>]' | awk '{print $$3}' | sort -u; exit 1; \
 	else echo "nbdev_export and nbdev_clean: in sync"; fi
 
+# two notebooks at a time with one torch thread each: no oversubscription on two cores
 nbtest: $(STAMP)
-	$(BIN)/nbdev_test --n_workers 2 --do_print
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --do_print
 
 pytest: $(STAMP)
 	$(PY) -m pytest -q tests
