@@ -63,5 +63,5 @@ if 'pruning' not in skip:
                                                       finetune_steps=a.finetune_steps, ckpt_seed=a.seed), indent=1, default=float))
     print('pruning', curve, tuned)
 if 'speed' not in skip:
-    sp = pruning_speed(mods[sg].model.net, (1.0, 0.99, 0.9, 0.5))
+    sp = pruning_speed(mods[sg].model.net, (1.0, 0.99, 0.9, 0.5), repeats=5)
     (dest/'pruning_speed.json').write_text(json.dumps(sp, indent=1, default=str)); print('speed', sp)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The seeded runs behind the speech (nbs/32) and SGConvNeXt (nbs/53) results pages, one `python -m sgconv.train` run
+# per task, model and seed (resumable: a run whose results file exists is skipped), then collected into results/.
+#   tools/experiments.sh speech [seeds]     Table 3: sc10-mfcc, sc10-raw (SGConv, S4D; seeds), then one seed of the others
+#   tools/experiments.sh vision [seeds]     Fashion-MNIST: SGConvNeXt-atto and ConvNeXt-atto
+#   tools/experiments.sh figure2            S4 on Pathfinder (small) and on SC10 raw (state 16, 200 steps), their kernels
+#   tools/experiments.sh collect            rows and logs into results/, the vision page's artefacts, Figure 2's kernels
+# Environment: RUNS (default runs), NICE (default 2), THREADS (default 1: on 2 shared cores a second thread mostly waits)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-runs}; NICE=${NICE:-2}; THREADS=${THREADS:-1}
+export OMP_NUM_THREADS=$THREADS PYTHONWARNINGS=ignore
+PY=${PY:-.venv/bin/python}
+
+run() {  # run FAMILY TASK MODEL SEED [sgconv.train args...]
+  local fam=$1 task=$2 model=$3 seed=$4; shift 4
+  local out=$RUNS/$fam/$task-$model-s$seed.json
+  [ -f "$out" ] && { echo "have $out"; return; }
+  mkdir -p "$RUNS/$fam"
+  echo "[$(date +%H:%M:%S)] $task $model seed $seed $*"
+  nice -n "$NICE" $PY -m sgconv.train --task "$task" --model "$model" --preset small --seed "$seed" --out "$RUNS/$fam" \
+      --results "$out" --no-progress --no-tensorboard "$@" > "$RUNS/$fam/$task-$model-s$seed.log" 2>&1
+}
+
+case "${1:-}" in
+  speech)
+    for s in ${2:-0 1 2}; do for t in sc10-mfcc sc10-raw; do for m in sgconv s4d; do run speech $t $m $s; done; done; done
+    for m in transformer cnn s4; do run speech sc10-mfcc $m 0; done
+    for m in sgconv s4d; do run speech sc35-raw $m 0; done ;;
+  vision)
+    for s in ${2:-0 1 2}; do for m in sgconvnext-atto convnext-atto; do run vision fmnist $m $s; done; done ;;
+  figure2)
+    run lra pathfinder s4 0
+    run speech/fig2 sc10-raw s4 0 --set model.d_state=16 train.max_steps=200 train.warmup_steps=20 ;;
+  collect)
+    $PY tools/collect_runs.py results/speech $RUNS/speech/*-s*.json
+    $PY tools/collect_runs.py results/lra $RUNS/lra/*-s*.json
+    $PY tools/collect_runs.py results/speech/fig2 $RUNS/speech/fig2/*-s*.json
+    $PY tools/figure2.py results/speech/figure2.pt "SC10 raw:results/speech/fig2/results.json:sc10-raw" "Pathfinder:results/lra/results.json:pathfinder"
+    $PY tools/collect_runs.py results/vision $RUNS/vision/*-s*.json
+    $PY tools/vision_artifacts.py results/vision ;;
+  *) echo "usage: $0 speech [seeds] | vision [seeds] | figure2 | collect"; exit 1 ;;
+esac
