@@ -192,9 +192,10 @@ class _Rows:
 
 class _RowsOut:
     "Where to write sequences of a (B, X, L) output: for a channels-last one, a scratch matrix transposed back by `done`"
-    def __init__(self, out:Tensor, bb:int):
+    def __init__(self, out:Tensor, bb:int, scratch:Tensor|None=None):  # scratch: an (X, L) matrix to reuse, else a new one
         self.out = out
-        self.buf = torch.empty(out.shape[1:], dtype=out.dtype, device=out.device) if bb == 1 and _transposed(out[0]) else None
+        if not (bb == 1 and _transposed(out[0])): self.buf = None
+        else: self.buf = torch.empty(out.shape[1:], dtype=out.dtype, device=out.device) if scratch is None else scratch
 
     def __call__(self, b0:int, b1:int)->Tensor: return self.out[b0:b1] if self.buf is None else self.buf.unsqueeze(0)
 
@@ -243,7 +244,7 @@ def _fused_backward(g:Tensor, u:Tensor, k_f:Tensor, n:int, D:Tensor|None, rdt:to
     bb, m = _block_plan(B, H, n, u)
     need_U = acc is not None or act is not None
     rows_u, rows_g = (_Rows(u, bb) if need_U else None), _Rows(g, bb)
-    rows_gu = _RowsOut(gu, bb) if need_u else None
+    rows_gu = _RowsOut(gu, bb, None if rows_g.buf is None else rows_g.buf[:H]) if need_u else None   # rows of g a block has read are free
     zg = _padded_buffer(u, bb, m, L, n, rdt)
     zu = _padded_buffer(u, bb, m, L, n, rdt) if need_U else None
     for b0, b1 in _blocks(B, bb):
@@ -277,9 +278,10 @@ def _fused_backward(g:Tensor, u:Tensor, k_f:Tensor, n:int, D:Tensor|None, rdt:to
                 if Dg is not None: y.add_(Dg)
                 gus[:, h0:h1].copy_(y)
         if need_u: rows_gu.done(b0)
+    del zg, zu, rows_u, rows_g, rows_gu                                         # scratch freed before the (C, H, F) results
     w = _bin_weights(n, F, rdt, u.device)
-    gk = acc * w if need_k else None                                            # weighted as irfft's bins count
     gD = (acc.real * w).sum(-1).to(D.dtype) if need_D else None                 # Parseval: sum_{b,t} g u
+    gk = acc.mul_(w) if need_k else None                                        # weighted as irfft's bins count, in place
     return gu, gk, gD
 
 # %% ../nbs/04_fftconv.ipynb #066a8d32
