@@ -273,11 +273,19 @@ def _complex_mul_flops(a, b=None, *args, out_val=None, **kw)->int:
     return (6 if both else 2) * out_val.numel()
 _complex_mul_flops._get_raw = True   # FlopCounterMode passes tensors (not shapes) to formulas marked so
 
+def _conv_backward_flops(grad_out_shape, x_shape, w_shape, bias, stride, padding, dilation, transposed, output_padding, groups,
+                          output_mask, out_shape=None, **kw)->int:
+    "Each gradient (input, weight) of a convolution costs its forward: 2 x batch x weight taps x output positions, groups included."
+    positions = _prod(grad_out_shape[2:]) if not transposed else _prod(x_shape[2:])
+    fwd = 2 * int(grad_out_shape[0]) * _prod(w_shape) * positions
+    return fwd * (int(bool(output_mask[0])) + int(bool(output_mask[1])))
+
 def fft_flop_rules()->dict:
-    "`custom_mapping` for `FlopCounterMode`: FFTs and complex products."
+    "`custom_mapping` for `FlopCounterMode`: FFTs, complex products, and the backward of grouped convolutions."
     aten = torch.ops.aten
     return {aten._fft_r2c: _r2c_flops, aten._fft_c2r: _c2r_flops, aten._fft_c2c: _c2c_flops,
-            aten.mul: _complex_mul_flops, aten.mul_: _complex_mul_flops}
+            aten.mul: _complex_mul_flops, aten.mul_: _complex_mul_flops,
+            aten.convolution_backward: _conv_backward_flops}
 
 # %% ../nbs/51_sgconvnext.ipynb #d7d56ec0
 def count_flops(model:nn.Module, # the model

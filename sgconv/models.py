@@ -18,9 +18,9 @@ from .blocks import NORMS, ResidualBlock, FeedForward, length_mask, make_norm, a
 from .mixers import MIXERS, MixerConfig, mixer_config
 
 # %% auto #0
-__all__ = ['BACKBONES', 'MODELS', 'LRAModel', 'masked_pool', 'sinusoidal_positions', 'register_backbone', 'ModelEntry',
-           'register_model', 'ModelConfig', 'SeqClassifier', 'model_config', 'build_model', 'count_params',
-           'reads_other_rates']
+__all__ = ['BACKBONES', 'MODELS', 'LRAModel', 'MODEL_PLUGINS', 'masked_pool', 'sinusoidal_positions', 'register_backbone',
+           'ModelEntry', 'register_model', 'ModelConfig', 'SeqClassifier', 'load_model_plugins', 'model_config',
+           'build_model', 'count_params', 'reads_other_rates']
 
 # %% ../nbs/20_models.ipynb #511964a4
 def masked_pool(x:Tensor, # (B, L, H) features
@@ -220,10 +220,24 @@ for _name in ('sgconv', 's4', 's4d', 'cnn'): register_model(_name, 'seq', mixer=
 register_model('transformer', 'seq', mixer='attention', ffn_mult=1, positions='sinusoidal')
 
 # %% ../nbs/20_models.ipynb #290e0482
+# Modules that register further backbones and models when imported (they need the experiment extras, e.g. torchvision)
+MODEL_PLUGINS = ['sgconv.convnext']
+
+def load_model_plugins()->list[str]:
+    "Import the modules of MODEL_PLUGINS that can be imported (their models join MODELS); the names of those that cannot"
+    import importlib
+    failed = []
+    for m in MODEL_PLUGINS:
+        try: importlib.import_module(m)
+        except ImportError: failed.append(m)
+    return failed
+
 def model_config(model:str='sgconv', # a name in MODELS
                  **options, # options of that model's backbone and mixer
                 ):
     "The config of a registered model, with its defaults and `options`"
+    if not isinstance(model, str): raise TypeError(f"model must be a registered name (str), got {type(model).__name__}")
+    if model not in MODELS: load_model_plugins()
     if model not in MODELS: raise ValueError(f"unknown model {model!r}; choose from {sorted(MODELS)}")
     return BACKBONES[MODELS[model].backbone].Config.from_options(model, **options)
 

@@ -175,9 +175,9 @@ _IMAGE_SMOKE = dict(train=dict(_SMOKE_TRAIN, batch_size=8), module=dict(label_sm
 IMAGE_PRESETS = {
     'imagenet': dict(paper=_CONVNEXT_PAPER, smoke=dict(_IMAGE_SMOKE, data=dict(image_size=32))),
     'fmnist': dict(paper=dict(_CONVNEXT_PAPER, data=dict(pad=True, augment=True)),
-                   small=dict(data=dict(pad=True, augment=True), model=dict(drop_path=0.0),
-                              train=dict(lr=2e-3, weight_decay=0.05, batch_size=64, max_epochs=1, max_steps=300, warmup_steps=30,
-                                         val_check_interval=150, limit_val_batches=40),
+                   small=dict(data=dict(pad=True, augment=True), model=dict(drop_path=0.0, stem_stride=2),
+                              train=dict(lr=2e-3, weight_decay=0.05, batch_size=64, max_epochs=1, max_steps=600, warmup_steps=60,
+                                         val_check_interval=200, limit_val_batches=40),
                               module=dict(label_smoothing=0.1)),
                    smoke=dict(_IMAGE_SMOKE, data=dict(pad=True, augment=True))),
     'cifar10-images': dict(small=dict(data=dict(augment=True), model=dict(drop_path=0.0),

@@ -130,5 +130,5 @@ def finetune_pruned(ckpt:str, # a checkpoint of the image task
     mod.train_cfg = replace(mod.train_cfg, lr=mod.train_cfg.lr * lr_factor, warmup_steps=min(20, steps), max_steps=steps,
                             val_check_interval=None, limit_val_batches=0)
     trainer = make_trainer(f'{task}-pruned-{energy}', mod.train_cfg, out_dir=out_dir, progress=progress, loggers=())
-    trainer.fit(mod, datamodule=dm)
+    trainer.fit(mod.train(), datamodule=dm)   # the checkpoint loads in eval mode; train mode for the fine-tune
     return dict(energy=energy, kept=kept, test_acc_cut=before, test_acc_finetuned=test_accuracy(mod.model, dm.test_dataloader()))
