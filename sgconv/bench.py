@@ -21,10 +21,12 @@ from .mixers import MIXERS, mixer_config
 from .results import write_results
 
 # %% auto #0
-__all__ = ['COLUMNS', 'BLOCK_VARIANTS', 'BLOCKS', 'DEFAULT_BLOCKS', 'SECTIONS', 'BENCHES', 'machine_info', 'time_interleaved',
-           'make_block', 'BenchConfig', 'bench_kernels', 'bench_blocks', 'probe_memory', 'bench_memory', 'bench_floor',
-           'bench_share', 'bench_generation', 'targets', 'format_table', 'pivot', 'report', 'plot_results',
-           'run_benchmark', 'main', 'ratio_tables']
+__all__ = ['COLUMNS', 'BLOCK_VARIANTS', 'BLOCKS', 'DEFAULT_BLOCKS', 'SECTIONS', 'SPEECH_MODELS', 'VISION_MODELS', 'BENCHES',
+           'MEMORY_PAIRS', 'machine_info', 'time_interleaved', 'make_block', 'BenchConfig', 'bench_kernels',
+           'bench_blocks', 'probe_memory', 'bench_memory', 'bench_floor', 'bench_share', 'bench_generation', 'targets',
+           'format_table', 'pivot', 'report', 'plot_results', 'bench_speech', 'bench_vision', 'run_benchmark', 'main',
+           'ratio_tables', 'second_pass_targets', 'second_pass_config', 'run_second_pass', 'second_pass_report',
+           'table7']
 
 # %% ../nbs/60_bench.ipynb #13138eb7
 def machine_info(device:str='cpu')->dict:
@@ -71,7 +73,10 @@ def _row(section, name, L, pas, batch, d_model, values, unit='ms', note='')->dic
                 median=round(statistics.median(vals), 4), min=round(min(vals), 4), unit=unit, repeats=len(vals), note=note)
 
 # %% ../nbs/60_bench.ipynb #69c38644
-BLOCK_VARIANTS = {'attention-math': ('attention', dict(backend='math'))}   # a benchmark name -> (mixer, options)
+BLOCK_VARIANTS = {'attention-math': ('attention', dict(backend='math')),  # a benchmark name -> (mixer, options)
+                  'attention-bi': ('attention', dict(bidirectional=True)),  # `bidirectional` goes to the block, not the mixer
+                  'sgconv-glu': ('sgconv', dict(output='glu')), 'sgconv-bi': ('sgconv', dict(bidirectional=True)),
+                  'sgconv-glu-bi': ('sgconv', dict(output='glu', bidirectional=True))}
 BLOCKS = (*MIXERS, *BLOCK_VARIANTS)
 DEFAULT_BLOCKS = ('sgconv', 's4', 's4d', 'attention', 'attention-math')
 
@@ -87,12 +92,13 @@ def make_block(kind:str, # a mixer name (MIXERS) or a variant (BLOCK_VARIANTS)
     "One benchmark contender: a pre-norm residual block around a mixer of the registry"
     if kind not in BLOCKS: raise ValueError(f"unknown block {kind!r}; expected one of {BLOCKS}")
     name, extra = BLOCK_VARIANTS.get(kind, (kind, {}))
-    wanted = dict(kernel_dim=kernel_dim, d_state=d_state, n_heads=heads, output='linear', kernel_lr=None, **extra)
+    extra = dict(extra); bidirectional = extra.pop('bidirectional', bidirectional)
+    wanted = dict(kernel_dim=kernel_dim, d_state=d_state, n_heads=heads, kernel_lr=None, **{'output': 'linear', **extra})
     cfg = mixer_config(name, **{k: v for k, v in wanted.items() if k in MIXERS[name].option_names()})
     return ResidualBlock(cfg.build(d_model, L, bidirectional=bidirectional), d_model, norm='layer')
 
 # %% ../nbs/60_bench.ipynb #c3d65494
-SECTIONS = ('kernel', 'block', 'memory', 'floor', 'share', 'generation')
+SECTIONS = ('kernel', 'block', 'memory', 'floor', 'share', 'generation', 'speech', 'vision')
 
 @dataclass
 class BenchConfig:
@@ -112,6 +118,12 @@ class BenchConfig:
     memory_blocks:tuple|None = None # blocks for the memory section (None: `blocks`)
     gen_contexts:tuple = (1024, 2048, 4096, 8192, 16384) # context lengths for the generation benchmark
     gen_steps:int = 8 # tokens timed per round in the generation benchmark
+    speech_models:tuple = ('sgconv', 's4d', 's4', 'cnn') # speech models (sc10-raw `small` preset) for the training-step section
+    speech_batch:int = 16 # clips per training step
+    speech_length:int = 16000 # samples per clip
+    vision_models:tuple = ('sgconvnext-atto', 'convnext-atto') # image models for the vision section
+    vision_sizes:tuple = (32, 64, 224) # image sizes (pixels per side)
+    vision_batch:int = 8 # images per call
     sections:tuple = SECTIONS # what to run
     device:str = 'cpu' # 'cpu' or 'cuda'
     threads:int|None = None # torch.set_num_threads for the run (None: leave as is)
@@ -122,7 +134,7 @@ class BenchConfig:
             if s not in SECTIONS: raise ValueError(f"unknown section {s!r}; expected some of {SECTIONS}")
         for b in self.blocks:
             if b not in BLOCKS: raise ValueError(f"unknown block {b!r}; expected some of {BLOCKS}")
-        for name in ('batch', 'd_model', 'kernel_dim', 'repeats', 'heads', 'gen_steps'):
+        for name in ('batch', 'd_model', 'kernel_dim', 'repeats', 'heads', 'gen_steps', 'speech_batch', 'speech_length', 'vision_batch'):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1: raise ValueError(f"{name} must be a positive integer")
         if any(not isinstance(L, int) or L < 2 for L in self.lengths): raise ValueError(f"lengths must be integers >= 2, got {self.lengths}")
 
@@ -131,7 +143,7 @@ class BenchConfig:
         "A configuration that runs in seconds: the pipeline, not the numbers"
         d = dict(lengths=(256, 512), batch=2, d_model=32, kernel_dim=16, d_state=16, repeats=2, warmup=1,
                  memory_passes=('fwd+bwd',), memory_lengths=(256,), memory_blocks=('sgconv', 'attention'),
-                 gen_contexts=(256, 512), gen_steps=2, progress=False)
+                 gen_contexts=(256, 512), gen_steps=2, speech_batch=2, speech_length=400, vision_sizes=(32,), vision_batch=2, progress=False)
         d.update(kw)
         return cls(**d)
 
@@ -270,7 +282,8 @@ def bench_memory(cfg:BenchConfig)->list[dict]:
     "Peak memory of each block's forward (and forward+backward) pass against L, one fresh process per measurement on the CPU"
     rows = []
     for L in cfg.memory_lengths or cfg.lengths:
-        for name in [b for b in _blocks_at(cfg, L) if cfg.memory_blocks is None or b in cfg.memory_blocks]:
+        names = cfg.blocks if cfg.memory_blocks is None else cfg.memory_blocks   # memory_blocks may name blocks the timing skips
+        for name in [b for b in names if b != 'attention-math' or _math_attention_fits(cfg, L)]:
             for pas in cfg.memory_passes:
                 args = dict(kind=name, L=L, batch=cfg.batch, d_model=cfg.d_model, pas=pas, device=cfg.device,
                             kernel_dim=cfg.kernel_dim, d_state=cfg.d_state, heads=cfg.heads)
@@ -455,9 +468,76 @@ def plot_results(rows:list[dict], path:str|None=None):
     if path: fig.savefig(path, dpi=100)
     return fig
 
+# %% ../nbs/60_bench.ipynb #6026784e
+SPEECH_MODELS = ('sgconv', 's4d', 's4', 'cnn')
+VISION_MODELS = ('sgconvnext-atto', 'convnext-atto')
+
+def _speech_model(model:str, L:int, **override)->tuple[nn.Module, int]:
+    "A speech classifier of the sc10-raw `small` preset built for clips of L samples, and its width"
+    from sgconv.tasks import resolve_run
+    from sgconv.models import build_model
+    from sgconv.data.core import TaskInfo
+    opts = {**resolve_run('sc10-raw', model, 'small').model_options, **override}
+    return build_model(TaskInfo('sc10', None, 1, 10, L), model, **opts), opts['d_model']
+
+def _train_step(m:nn.Module, x:Tensor, y:Tensor):
+    "One forward and backward pass of a classifier (no optimiser step)"
+    def step():
+        F.cross_entropy(m(x), y).backward()
+        for p in m.parameters(): p.grad = None
+    return step
+
+def _step_fft_floor(m:nn.Module, B:int, L:int):
+    "The transforms a training step of an SGConv model cannot avoid: per layer rfft(u), irfft, and rfft(g), rfft(u), irfft backward"
+    layers = [mod for mod in m.modules() if isinstance(mod, SGConv)]
+    def floor():
+        for lay in layers:
+            n = fft_size(L, L, L - 1 if lay.bidirectional else 0)
+            u = torch.randn(B, lay.d_model, L)
+            U = torch.fft.rfft(u, n=n); torch.fft.irfft(U, n=n)
+            torch.fft.rfft(u, n=n); torch.fft.rfft(u, n=n); torch.fft.irfft(U, n=n)
+    return floor
+
+def bench_speech(cfg:BenchConfig)->list[dict]:
+    "One training step of each speech model on a batch of raw clips; SGConv also at twice the width, and its FFT floor"
+    B, L = cfg.speech_batch, cfg.speech_length
+    torch.manual_seed(0)
+    x, y = torch.randn(B, L, 1), torch.randint(0, 10, (B,))
+    fns, widths = {}, {}
+    for model in cfg.speech_models:
+        m, widths[model] = _speech_model(model, L)
+        fns[model] = _train_step(m, x, y)
+        if model == 'sgconv':
+            wide, widths['sgconv-x2'] = _speech_model('sgconv', L, d_model=2 * widths[model])
+            fns['sgconv-x2'] = _train_step(wide, x, y)
+            fns['fft-floor'], widths['fft-floor'] = _step_fft_floor(m, B, L), widths[model]
+    _log(cfg, f"speech B={B} L={L}: {list(fns)}")
+    ts = time_interleaved(fns, cfg.repeats, cfg.warmup)
+    return [_row('speech', name, L, 'train-step', B, widths[name], t) for name, t in ts.items()]
+
+def bench_vision(cfg:BenchConfig)->list[dict]:
+    "SGConvNeXt against ConvNeXt at each image size: inference and a training step of a batch, interleaved"
+    import sgconv.convnext                                                    # registers the vision models
+    from sgconv.models import build_model
+    from sgconv.data.core import TaskInfo
+    rows = []
+    for S in cfg.vision_sizes:
+        torch.manual_seed(0)
+        x, y = torch.randn(cfg.vision_batch, 1, S, S), torch.randint(0, 10, (cfg.vision_batch,))
+        fns = {}
+        for model in cfg.vision_models:
+            net = build_model(TaskInfo('fmnist', None, 1, 10, S * S, shape=(1, S, S)), model).net
+            def infer(net=net):
+                with torch.no_grad(): net(x)
+            fns[(model, 'fwd')], fns[(model, 'fwd+bwd')] = infer, _train_step(net, x, y)
+        _log(cfg, f"vision {S}px")
+        ts = time_interleaved(fns, cfg.repeats, cfg.warmup)
+        rows += [_row('vision', name, S, pas, cfg.vision_batch, None, t) for (name, pas), t in ts.items()]
+    return rows
+
 # %% ../nbs/60_bench.ipynb #d349970a
 BENCHES = {'kernel': bench_kernels, 'block': bench_blocks, 'memory': bench_memory, 'floor': bench_floor,
-           'share': bench_share, 'generation': bench_generation}
+           'share': bench_share, 'generation': bench_generation, 'speech': bench_speech, 'vision': bench_vision}
 
 def run_benchmark(cfg:BenchConfig)->dict:
     "Run the configured sections; returns machine, config, rows, targets and timing of the run"
@@ -488,12 +568,20 @@ def main(argv:list[str]|None=None)->dict|None:
     p.add_argument('--csv', help="write all rows to this CSV file"); p.add_argument('--json', help="write everything to this JSON file")
     p.add_argument('--plot', help="save the log-log plots to this image file")
     p.add_argument('--quiet', action='store_true', help="no progress lines on stderr")
+    p.add_argument('--second-pass', action='store_true', dest='second_pass', help="the second pass's run (run_second_pass) at --thread-counts")
+    p.add_argument('--thread-counts', type=_ints, dest='thread_counts', default=(1, 2), help="with --second-pass: comma-separated thread counts")
     p.add_argument('--probe', help=argparse.SUPPRESS)                        # internal: one memory measurement
     a = p.parse_args(argv)
     if a.probe:
         print(json.dumps(probe_memory(**json.loads(a.probe)))); return None
     kw = {k: v for k, v in vars(a).items() if k in {f.name for f in fields(BenchConfig)} and v is not None}
     if a.quiet: kw['progress'] = False
+    if a.second_pass:
+        res = run_second_pass(BenchConfig.quick(**kw) if a.quick else second_pass_config(**kw), a.thread_counts)
+        print(second_pass_report(res)); print(); print(table7(res['by_threads']))
+        if a.json:
+            with open(a.json, 'w') as f: json.dump(res, f, indent=1)
+        return res
     cfg = BenchConfig.quick(**kw) if a.quick else BenchConfig(**kw)
     res = run_benchmark(cfg)
     print(report(res))
@@ -503,8 +591,7 @@ def main(argv:list[str]|None=None)->dict|None:
     if a.plot: plot_results(res['rows'], a.plot)
     return res
 
-# %% ../nbs/60_bench.ipynb #94893250
-if __name__ == '__main__' and '__file__' in globals(): main()                # `python -m sgconv.bench`, not a notebook
+
 
 # %% ../nbs/60_bench.ipynb #ffe698d2
 def ratio_tables(rows:list[dict])->str:
@@ -534,3 +621,98 @@ def ratio_tables(rows:list[dict])->str:
                  _ratio(rs('generation', 'prefix', T, 'per-token'), rs('generation', 'step', T, 'per-token'))] for T in Ts]
         out += ['== generation, per token ==', format_table(['T', 'step (ms)', 'prefix (ms)', 'prefix/step'], body)]
     return '\n'.join(out)
+
+# %% ../nbs/60_bench.ipynb #5e36ce7c
+MEMORY_PAIRS = (('sgconv', 'attention'), ('sgconv-glu', 'attention'), ('sgconv-bi', 'attention-bi'), ('sgconv-glu-bi', 'attention-bi'))
+
+def second_pass_targets(by_threads:dict[int, list[dict]])->list[dict]:
+    "The second pass's targets: memory against SDPA attention, conv against the FFT floor, the speech step"
+    out = []
+    for t, rows in by_threads.items():
+        for sg, att in MEMORY_PAIRS:
+            rs = [(_ratio(_get(rows, 'memory', sg, L, p), _get(rows, 'memory', att, L, p)), L, p)
+                  for L in sorted({r['L'] for r in rows if r['section'] == 'memory'}) for p in ('fwd', 'fwd+bwd')]
+            rs = [r for r in rs if r[0] is not None]
+            if not rs: continue
+            worst = max(rs)
+            out.append(_target(f"threads={t} peak memory {sg} / {att} (worst of L={sorted({r[1] for r in rs})}, fwd and fwd+bwd)", worst[0], 1.0, False,
+                               f"worst at L={worst[1]} {worst[2]}; half: {'met' if worst[0] <= 0.5 else 'NO'}"))
+        for L in sorted({r['L'] for r in rows if r['section'] == 'floor' and r['L'] >= 4096}):
+            for p in ('fwd', 'fwd+bwd'):
+                out.append(_target(f"threads={t} conv / floor {p} L={L}", _ratio(_get(rows, 'floor', 'conv', L, p), _get(rows, 'floor', 'floor', L, p)), 1.3, False,
+                                   f"conv-simple / floor = {_ratio(_get(rows, 'floor', 'conv-simple', L, p), _get(rows, 'floor', 'floor', L, p)) or float('nan'):.2f}"))
+        for L in sorted({r['L'] for r in rows if r['section'] == 'speech'}):
+            sg = _get(rows, 'speech', 'sgconv', L, 'train-step')
+            out.append(_target(f"threads={t} speech step / its FFTs (sgconv)", _ratio(sg, _get(rows, 'speech', 'fft-floor', L, 'train-step')), 2.0, False))
+            out.append(_target(f"threads={t} speech step at 2x width / step", _ratio(_get(rows, 'speech', 'sgconv-x2', L, 'train-step'), sg), 2.0, False,
+                               "time grows no faster than the width"))
+    return out
+
+def _met(v)->str: return {True: 'met', False: 'NO', None: 'n/a'}[v]
+
+# %% ../nbs/60_bench.ipynb #de15f00f
+def second_pass_config(**kw)->BenchConfig:
+    "The second pass's default run: blocks, memory and the floor at 1K and 4K, the speech step and the vision models"
+    d = dict(lengths=(1024, 4096), blocks=('sgconv', 's4d', 'attention', 'attention-math'), repeats=3, warmup=1, attn_math_budget_gb=1.0,
+             memory_blocks=('sgconv', 'sgconv-glu-bi', 'attention', 'attention-bi', 'attention-math'),
+             sections=('block', 'memory', 'floor'))
+    d.update(kw)
+    return BenchConfig(**d)
+
+def run_second_pass(cfg:BenchConfig, # sizes and blocks (`second_pass_config()`); its `threads` and `sections` are ignored
+                    threads:tuple=(1, 2), # thread counts to measure the block, memory and floor sections at
+                    *,
+                    models:bool=True, # also the speech and vision sections (at the last thread count)
+                   )->dict:
+    "Block, memory and floor at each thread count, speech and vision once; returns per-thread results and the targets"
+    before, out = torch.get_num_threads(), {}
+    try:
+        for i, t in enumerate(threads):
+            secs = ('block', 'memory', 'floor') + (('speech', 'vision') if models and i == len(threads) - 1 else ())
+            out[t] = run_benchmark(BenchConfig(**{**asdict(cfg), 'threads': t, 'sections': secs}))
+    finally: torch.set_num_threads(before)
+    return dict(by_threads=out, targets=second_pass_targets({t: r['rows'] for t, r in out.items()}))
+
+def second_pass_report(res:dict)->str:
+    "The second pass as text: per thread count the tables as ratios, the speech and vision tables, the targets"
+    out = []
+    for t, r in res['by_threads'].items():
+        m = r['machine']
+        out += [f"#### {t} thread(s): {m['cpu']}, {m['cores']} cores, torch {m['torch']}; load {m['load_avg']} -> {r['load_avg_end']}, {r['seconds']} s", '']
+        for sec in ('block', 'memory', 'floor'):
+            if any(x['section'] == sec for x in r['rows']): out += [f"== {sec} ==", format_table(*pivot(r['rows'], sec)), '']
+        out += [ratio_tables([x for x in r['rows'] if x['section'] in ('block', 'memory', 'floor')]), '']
+        sp = [x for x in r['rows'] if x['section'] == 'speech']
+        if sp:
+            sg = next((x['median'] for x in sp if x['name'] == 'sgconv'), None)
+            out += [f"== speech: one training step, batch {sp[0]['batch']} of {sp[0]['L']} samples (sc10-raw small) ==",
+                    format_table(['model', 'd_model', 'step (ms)', 'step / sgconv'], [[x['name'], x['d_model'], x['median'], _ratio(x['median'], sg)] for x in sp]), '']
+        vi = [x for x in r['rows'] if x['section'] == 'vision']
+        if vi:
+            names = list(dict.fromkeys(x['name'] for x in vi))
+            body = []
+            for S in sorted({x['L'] for x in vi}):
+                for p in ('fwd', 'fwd+bwd'):
+                    v = {n: _get(vi, 'vision', n, S, p) for n in names}
+                    body.append([S, p] + [None if v[n] is None else 1e3 * vi[0]['batch'] / v[n] for n in names] + [_ratio(v[names[1]], v[names[0]]) if len(names) > 1 else None])
+            out += [f"== vision: images/s, batch {vi[0]['batch']} ==", format_table(['px', 'pass'] + names + [f"{names[-1]} time / {names[0]} time"], body), '']
+    body = [[d['target'], d['measured'], f"{d['direction']} {d['threshold']}", _met(d['met']), d['detail']] for d in res['targets']]
+    out += ['== targets (second pass) ==', format_table(['target', 'measured', 'wanted', 'met', 'detail'], body)]
+    return '\n'.join(out)
+
+# %% ../nbs/60_bench.ipynb #789bfa39
+def table7(by_threads:dict[int, dict])->str:
+    "Table 7 from the second pass: SGConv, SDPA attention and math attention, time and peak memory (fwd+bwd), per thread count"
+    body = []
+    for t, r in by_threads.items():
+        rows = r['rows']
+        for L in sorted({x['L'] for x in rows if x['section'] == 'block'}):
+            tm = {n: _get(rows, 'block', n, L, 'fwd+bwd') for n in ('sgconv', 'attention', 'attention-math')}
+            mm = {n: _get(rows, 'memory', n, L, 'fwd+bwd') for n in ('sgconv', 'attention', 'attention-math')}
+            body.append([t, L, tm['sgconv'], tm['attention'], tm['attention-math'], mm['sgconv'], mm['attention'], mm['attention-math'],
+                         _ratio(mm['attention'], mm['sgconv']), _ratio(mm['attention-math'], mm['sgconv'])])
+    return format_table(['threads', 'L', 'sgconv (ms)', 'SDPA attn (ms)', 'math attn (ms)', 'sgconv (MB)', 'SDPA attn (MB)', 'math attn (MB)',
+                         'SDPA/sgconv mem', 'math/sgconv mem'], body)
+
+# %% ../nbs/60_bench.ipynb #94893250
+if __name__ == '__main__' and '__file__' in globals(): main()                # `python -m sgconv.bench`, not a notebook

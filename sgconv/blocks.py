@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn, Tensor
 
 from .utils import patch, check_int, check_choice, check_fraction
@@ -28,6 +29,33 @@ def length_mask(lengths:Tensor|None, # (B,) number of valid positions of each se
     return torch.arange(L, device=lengths.device) < lengths[:, None]   # (B, L)
 
 # %% ../nbs/06_blocks.ipynb #c56416a4
+class _MaskedBatchNorm(torch.autograd.Function):
+    "Batch norm of (N, H) rows with statistics over the rows where the (N, 1) float mask is 1; returns (y, mean, var)"
+    @staticmethod
+    def forward(ctx, x, m, weight, bias, eps):
+        n = m.sum()
+        mean = (m.t() @ x)[0] / n                                               # (H,)
+        xc = x - mean
+        var = (m.t() @ xc.square_())[0] / n                                     # (H,) biased, used to normalise
+        del xc
+        rstd = torch.rsqrt(var + eps)
+        s = rstd * weight
+        ctx.save_for_backward(x, m, mean, rstd, weight)
+        ctx.mark_non_differentiable(mean, var)
+        return torch.addcmul(bias - mean * s, x, s), mean, var                 # x s + t: one pass, one output
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g, _gm, _gv):
+        x, m, mean, rstd, weight = ctx.saved_tensors
+        xhat = (x - mean).mul_(rstd)                                            # (N, H), recomputed
+        gb = g.sum(0)                                                           # (H,)
+        gw = torch.linalg.vecdot(g, xhat, dim=0)                                # (H,) sum of g * xhat
+        t = xhat.mul_(gw).add_(gb).mul_(m / m.sum())                            # m (sum g + xhat sum g xhat) / n
+        gx = torch.sub(g, t, out=t).mul_(rstd * weight)
+        return gx, None, gw, gb, None
+
+# %% ../nbs/06_blocks.ipynb #861df010
 class MaskedBatchNorm(nn.Module):
     "BatchNorm over the features of (B, L, H) whose batch statistics count only the valid positions"
     def __init__(self, d_model:int, # H: features
@@ -45,17 +73,18 @@ class MaskedBatchNorm(nn.Module):
                 mask:Tensor|None=None, # (B, L) valid positions
                )->Tensor:
         "(B, L, H) -> (B, L, H)"
-        if not self.training: mean, var = self.running_mean, self.running_var
-        else:
-            dims = tuple(range(x.ndim - 1))                                         # every axis but the features
-            m = torch.ones_like(x[..., :1]) if mask is None else mask.unsqueeze(-1).to(x.dtype)   # (B, L, 1)
+        flat = x.reshape(-1, x.shape[-1])                                           # (N, H): a view of contiguous input
+        if not self.training or (mask is None and len(flat) > 1):                   # PyTorch's batch norm
+            y = F.batch_norm(flat, self.running_mean, self.running_var, self.weight, self.bias, self.training, self.momentum, self.eps)
+            return y.view(x.shape)
+        m = (torch.ones(len(flat), 1, dtype=x.dtype, device=x.device) if mask is None
+             else mask.reshape(-1, 1).to(x.dtype))                                  # (N, 1)
+        y, mean, var = _MaskedBatchNorm.apply(flat, m, self.weight, self.bias, self.eps)
+        with torch.no_grad():
             n = m.sum()
-            mean = (x * m).sum(dims) / n                                            # (H,)
-            var = ((x - mean).pow(2) * m).sum(dims) / n                             # (H,) biased, used to normalise
-            with torch.no_grad():
-                self.running_mean.lerp_(mean.detach(), self.momentum)
-                self.running_var.lerp_(var.detach() * n / (n - 1).clamp(min=1), self.momentum)
-        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var * n / (n - 1).clamp(min=1), self.momentum)
+        return y.view(x.shape)
 
     def extra_repr(self)->str: return f"{self.d_model}, eps={self.eps}, momentum={self.momentum}"
 

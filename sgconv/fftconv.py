@@ -8,7 +8,8 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['BLOCK_BYTES', 'BLOCK_BYTES_THREADED', 'next_fast_len', 'fft_size', 'rfft_kernel', 'fftconv', 'fftconv_rfft']
+__all__ = ['BLOCK_BYTES', 'BLOCK_BYTES_THREADED', 'BLOCK_SHARE', 'BLOCK_MIN_BYTES', 'ACTIVATIONS', 'next_fast_len', 'fft_size',
+           'rfft_kernel', 'fftconv', 'fftconv_rfft']
 
 # %% ../nbs/04_fftconv.ipynb #8c1e3bf2
 def next_fast_len(n:int)->int:
@@ -115,14 +116,27 @@ def _fftconv_rfft_simple(u:Tensor, # input (..., H, L)
     return y.to(dt)
 
 # %% ../nbs/04_fftconv.ipynb #b1173d0a
-BLOCK_BYTES = 2 ** 21          # one thread: bytes of a float32 (batch, block, n) buffer, about a core's L2 cache
-BLOCK_BYTES_THREADED = None    # several threads: a budget like BLOCK_BYTES, or None for a single block
+BLOCK_BYTES = 2 ** 21          # one thread: bytes of a float32 (rows, n) block buffer, about a core's L2 cache
+BLOCK_BYTES_THREADED = 2 ** 22 # several threads: the same budget for a block shared by the threads, or None for a single block
 
-def _block_channels(batch:int, n:int, H:int, device:torch.device)->int:
-    "Features per block: all on a GPU or (by default) with several CPU threads; else as many as fit in `BLOCK_BYTES`"
+def _channels_last(u:Tensor)->bool:
+    "Whether the (B, H, L) tensor `u` is a transposed view of a (B, L, H) one (its length axis is strided)"
+    return u.stride(-1) != 1 and u.shape[-1] > 1
+
+BLOCK_SHARE = 16               # a block holds at most 1/BLOCK_SHARE of the rows (its buffers stay small next to the input)...
+BLOCK_MIN_BYTES = 2 ** 18      # ...unless that makes its buffer smaller than this (per-op overhead)
+
+def _block_plan(B:int, H:int, n:int, u:Tensor)->tuple[int, int]:
+    "(sequences, features) per block: everything on a GPU, else at most `BLOCK_BYTES` and about 1/`BLOCK_SHARE` of the rows"
     budget = BLOCK_BYTES if torch.get_num_threads() == 1 else BLOCK_BYTES_THREADED
-    if device.type != 'cpu' or budget is None: return H
-    return max(1, min(H, budget // (4 * max(batch, 1) * n)))
+    if u.device.type != 'cpu' or budget is None: return B, H
+    share = max(-(-B * H // BLOCK_SHARE), BLOCK_MIN_BYTES // (4 * n))        # rows: a share of all, or the minimum size
+    rows = max(1, min(budget // (4 * n), share))
+    return (max(1, min(B, rows // H)), H) if rows >= H else (1, rows)
+
+def _blocks(n:int, size:int):
+    "The (start, stop) ranges of blocks of `size` in range(n)"
+    for i in range(0, n, size): yield i, min(n, i + size)
 
 def _padded_buffer(u:Tensor, B:int, m:int, L:int, n:int, dtype:torch.dtype)->Tensor:
     "A (B, m, n) buffer whose tail (positions L..n-1) is zero; the head is overwritten block by block"
@@ -133,26 +147,83 @@ def _padded_buffer(u:Tensor, B:int, m:int, L:int, n:int, dtype:torch.dtype)->Ten
 def _like_layout(t:Tensor, shape:tuple, dtype:torch.dtype)->Tensor:
     "An empty (B, X, L) tensor stored like `t`: as (B, L, X) when `t` is a transposed (channels-last) view"
     B, X, L = shape
-    if t.stride(-1) != 1 and t.shape[-1] > 1: return torch.empty(B, L, X, dtype=dtype, device=t.device).transpose(1, 2)
+    if _channels_last(t): return torch.empty(B, L, X, dtype=dtype, device=t.device).transpose(1, 2)
     return torch.empty(B, X, L, dtype=dtype, device=t.device)
 
-# %% ../nbs/04_fftconv.ipynb #fafaf901
-def _fused_forward(u:Tensor, k_f:Tensor, n:int, D:Tensor|None, rdt:torch.dtype)->Tensor:
-    "(B, H, L) input, (C, H, F) spectrum -> (B, C, H, L) output (+ D u), computed in blocks of features"
+def _transposed(t:Tensor)->bool:
+    "Whether the (X, L) matrix `t` is the transpose of a contiguous (L, X) one (what `copy_` transposes fast)"
+    return t.ndim == 2 and t.stride(0) == 1 and t.stride(1) == t.shape[0] and t.shape[1] > 1
+
+# %% ../nbs/04_fftconv.ipynb #61845c55
+def _act_backward_(name:str, g:Tensor, y:Tensor)->Tensor:
+    "g <- g * act'(y) in place (the kernels autograd uses), for the activation `name` at pre-activation y"
+    a = torch.ops.aten
+    if name == 'gelu': return a.gelu_backward.grad_input(g, y, grad_input=g)
+    if name == 'gelu-tanh': return a.gelu_backward.grad_input(g, y, approximate='tanh', grad_input=g)
+    if name == 'relu': return a.threshold_backward.grad_input(g, y, 0, grad_input=g)
+    if name == 'silu': return a.silu_backward.grad_input(g, y, grad_input=g)
+    if name == 'tanh': return a.tanh_backward.grad_input(g, torch.tanh(y), grad_input=g)
+    raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {name!r}")
+
+ACTIVATIONS = {'gelu': torch.nn.functional.gelu, 'gelu-tanh': lambda y: torch.nn.functional.gelu(y, approximate='tanh'),
+               'relu': torch.relu, 'silu': torch.nn.functional.silu, 'tanh': torch.tanh}
+
+def _act_(name:str, y:Tensor)->Tensor:
+    "y <- act(y) in place (no temporary of the block's size), for the activation `name`"
+    a = torch.ops.aten
+    if name == 'gelu': return a.gelu_(y)
+    if name == 'gelu-tanh': return a.gelu_(y, approximate='tanh')
+    if name == 'relu': return y.relu_()
+    if name == 'silu': return torch.nn.functional.silu(y, inplace=True)
+    if name == 'tanh': return y.tanh_()
+    raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {name!r}")
+
+# %% ../nbs/04_fftconv.ipynb #358ce6fc
+class _Rows:
+    "Sequences of a (B, X, L) tensor with contiguous rows: a channels-last sequence is transposed into one scratch matrix"
+    def __init__(self, t:Tensor, bb:int):
+        self.t = t
+        self.buf = torch.empty(t.shape[1:], dtype=t.dtype, device=t.device) if bb == 1 and _transposed(t[0]) else None
+
+    def __call__(self, b0:int, b1:int)->Tensor:
+        "(b1 - b0, X, L) with contiguous rows"
+        if self.buf is None: return self.t[b0:b1]
+        return self.buf.copy_(self.t[b0]).unsqueeze(0)                        # PyTorch's cache-blocked transpose
+
+class _RowsOut:
+    "Where to write sequences of a (B, X, L) output: for a channels-last one, a scratch matrix transposed back by `done`"
+    def __init__(self, out:Tensor, bb:int, scratch:Tensor|None=None):  # scratch: an (X, L) matrix to reuse, else a new one
+        self.out = out
+        if not (bb == 1 and _transposed(out[0])): self.buf = None
+        else: self.buf = torch.empty(out.shape[1:], dtype=out.dtype, device=out.device) if scratch is None else scratch
+
+    def __call__(self, b0:int, b1:int)->Tensor: return self.out[b0:b1] if self.buf is None else self.buf.unsqueeze(0)
+
+    def done(self, b0:int):
+        "Sequence b0 is written: transpose the scratch matrix into the output"
+        if self.buf is not None: self.out[b0].t().copy_(self.buf.t())
+
+# %% ../nbs/04_fftconv.ipynb #d4fa356b
+def _fused_forward(u:Tensor, k_f:Tensor, n:int, D:Tensor|None, rdt:torch.dtype, act:str|None=None)->Tensor:
+    "(B, H, L) input, (C, H, F) spectrum -> (B, C, H, L) output act(k * u + D u), computed in blocks of rows"
     (B, H, L), C = u.shape, k_f.shape[0]
-    out = _like_layout(u, (B, C * H, L), u.dtype).unflatten(1, (C, H))       # (B, C, H, L)
-    m = _block_channels(B, n, H, u.device)
-    z = _padded_buffer(u, B, m, L, n, rdt)                                    # padded block; the tail stays 0
-    for h0 in range(0, H, m):
-        h1 = min(H, h0 + m); zb = z[:, :h1 - h0]
-        zb[..., :L].copy_(u[:, h0:h1])
-        U = torch.fft.rfft(zb)                                                # (B, m, F)
-        for c in range(C):
-            P = U.mul_(k_f[c, h0:h1]) if C == 1 else U * k_f[c, h0:h1]       # in place when U is not needed again
-            y = torch.fft.irfft(P, n=n)[..., :L]                              # (B, m, L)
-            if D is None: out[:, c, h0:h1].copy_(y)
-            else: torch.addcmul(y, D[c, h0:h1, None].to(rdt), u[:, h0:h1], out=out[:, c, h0:h1])
-    return out
+    out = _like_layout(u, (B, C * H, L), u.dtype)                            # (B, C*H, L), stored like u
+    bb, m = _block_plan(B, H, n, u)
+    rows, rows_out = _Rows(u, bb), _RowsOut(out, bb)
+    z = _padded_buffer(u, bb, m, L, n, rdt)                                   # padded block; the tail stays 0
+    for b0, b1 in _blocks(B, bb):
+        us, ys = rows(b0, b1), rows_out(b0, b1).unflatten(1, (C, H))          # (b, H, L), (b, C, H, L)
+        for h0, h1 in _blocks(H, m):
+            zb = z[:b1 - b0, :h1 - h0]; ub = zb[..., :L]
+            ub.copy_(us[:, h0:h1])                                            # (b, m, L): contiguous rows
+            U = torch.fft.rfft(zb)                                            # (b, m, F)
+            for c in range(C):
+                P = U.mul_(k_f[c, h0:h1]) if C == 1 else U * k_f[c, h0:h1]   # in place when U is not needed again
+                y = torch.fft.irfft(P, n=n)[..., :L]                          # (b, m, L)
+                if D is not None: y.addcmul_(D[c, h0:h1, None].to(rdt), ub)   # + D u, from the contiguous copy
+                ys[:, c, h0:h1].copy_(y if act is None else _act_(act, y))     # in place: no block-sized temporary
+        rows_out.done(b0)
+    return out.unflatten(1, (C, H))
 
 # %% ../nbs/04_fftconv.ipynb #5f4ac981
 def _bin_weights(n:int, F:int, dtype:torch.dtype, device)->Tensor:
@@ -163,75 +234,94 @@ def _bin_weights(n:int, F:int, dtype:torch.dtype, device)->Tensor:
     return w
 
 # %% ../nbs/04_fftconv.ipynb #7191b483
-def _fused_backward(g:Tensor, u:Tensor, k_f:Tensor, n:int, D:Tensor|None, rdt:torch.dtype, need:tuple):
+def _fused_backward(g:Tensor, u:Tensor, k_f:Tensor, n:int, D:Tensor|None, rdt:torch.dtype, need:tuple, act:str|None=None):
     "Gradients of `_fused_forward` for u, k_f and D, block by block"
     (B, H, L), (C, F) = u.shape, (k_f.shape[0], k_f.shape[-1])
     need_u, need_k, need_D = need
+    g = g.flatten(1, 2)                                                         # (B, C*H, L)
     gu = _like_layout(u, (B, H, L), u.dtype) if need_u else None
-    gk = torch.empty_like(k_f) if need_k else None
-    gD = torch.empty(C, H, dtype=rdt, device=u.device) if need_D else None
-    m = _block_channels(B, n, H, u.device)
-    zg = _padded_buffer(u, B, m, L, n, rdt)
-    zu = _padded_buffer(u, B, m, L, n, rdt) if need_k or need_D else None
-    w = _bin_weights(n, F, rdt, u.device)
-    for h0 in range(0, H, m):
-        h1 = min(H, h0 + m); b = h1 - h0
-        if zu is not None:
-            zub = zu[:, :b]; zub[..., :L].copy_(u[:, h0:h1]); U = torch.fft.rfft(zub)            # (B, m, F)
-        Q = None
-        for c in range(C):
-            zgb = zg[:, :b]; zgb[..., :L].copy_(g[:, c, h0:h1]); G = torch.fft.rfft(zgb)        # (B, m, F)
-            if zu is not None:
-                S = torch.linalg.vecdot(U, G, dim=0).mul_(w)                  # (m, F): sum_b G conj(U), weighted
-                if need_k: gk[c, h0:h1] = S
-                if need_D: gD[c, h0:h1] = S.real.sum(-1)                      # Parseval: sum_{b,t} g u
+    acc = torch.zeros_like(k_f) if need_k or need_D else None                  # sum_b G conj(U), over all blocks
+    bb, m = _block_plan(B, H, n, u)
+    need_U = acc is not None or act is not None
+    rows_u, rows_g = (_Rows(u, bb) if need_U else None), _Rows(g, bb)
+    rows_gu = _RowsOut(gu, bb, None if rows_g.buf is None else rows_g.buf[:H]) if need_u else None   # rows of g a block has read are free
+    zg = _padded_buffer(u, bb, m, L, n, rdt)
+    zu = _padded_buffer(u, bb, m, L, n, rdt) if need_U else None
+    for b0, b1 in _blocks(B, bb):
+        us = rows_u(b0, b1) if need_U else None                                 # (b, H, L)
+        gs = rows_g(b0, b1).unflatten(1, (C, H))                                # (b, C, H, L)
+        gus = rows_gu(b0, b1) if need_u else None                               # (b, H, L)
+        for h0, h1 in _blocks(H, m):
+            if need_U:
+                zub = zu[:b1 - b0, :h1 - h0]; ub = zub[..., :L]
+                ub.copy_(us[:, h0:h1]); U = torch.fft.rfft(zub)                 # (b, m, F)
+            Q = Dg = None
+            for c in range(C):
+                kc = k_f[c, h0:h1]
+                zgb = zg[:b1 - b0, :h1 - h0]; gb = zgb[..., :L]
+                gb.copy_(gs[:, c, h0:h1])                                       # (b, m, L): contiguous rows
+                if act is not None:                                             # recompute the pre-activation, then g * act'(y)
+                    y = torch.fft.irfft(U * kc, n=n)[..., :L]
+                    if D is not None: y.addcmul_(D[c, h0:h1, None].to(rdt), ub)
+                    _act_backward_(act, gb, y)
+                G = torch.fft.rfft(zgb)                                         # (b, m, F)
+                if acc is not None:
+                    a = acc[c, h0:h1]
+                    for i in range(b1 - b0): a.addcmul_(G[i], U[i].conj())      # += G conj(U), no temporaries
+                if need_u:
+                    if D is not None:
+                        d = D[c, h0:h1, None].to(rdt)
+                        Dg = gb * d if Dg is None else Dg.addcmul_(gb, d)
+                    Q = (G.mul_(kc.conj()) if C == 1 else G * kc.conj()) if Q is None else Q.addcmul_(G, kc.conj())
             if need_u:
-                kc = k_f[c, h0:h1].conj()
-                if Q is None: Q = G.mul_(kc) if C == 1 else G * kc
-                else: Q.addcmul_(G, kc)
-        if need_u:
-            y = torch.fft.irfft(Q, n=n)[..., :L]                              # (B, m, L)
-            if D is None: gu[:, h0:h1].copy_(y)
-            elif C == 1: torch.addcmul(y, D[0, h0:h1, None].to(rdt), g[:, 0, h0:h1], out=gu[:, h0:h1])
-            else:
-                for c in range(C): y = torch.addcmul(y, D[c, h0:h1, None].to(rdt), g[:, c, h0:h1])
-                gu[:, h0:h1].copy_(y)
-    return gu, gk, (gD.to(D.dtype) if need_D else None)
+                y = torch.fft.irfft(Q, n=n)[..., :L]                            # (b, m, L)
+                if Dg is not None: y.add_(Dg)
+                gus[:, h0:h1].copy_(y)
+        if need_u: rows_gu.done(b0)
+    del zg, zu, rows_u, rows_g, rows_gu                                         # scratch freed before the (C, H, F) results
+    w = _bin_weights(n, F, rdt, u.device)
+    gD = (acc.real * w).sum(-1).to(D.dtype) if need_D else None                 # Parseval: sum_{b,t} g u
+    gk = acc.mul_(w) if need_k else None                                        # weighted as irfft's bins count, in place
+    return gu, gk, gD
 
 # %% ../nbs/04_fftconv.ipynb #066a8d32
 class _FFTConv(torch.autograd.Function):
-    "Blocked FFT convolution (B, H, L) x (C, H, F) [+ D (C, H)] -> (B, C, H, L) with a hand-written backward"
+    "Blocked FFT convolution act((B, H, L) x (C, H, F) [+ D (C, H)]) -> (B, C, H, L) with a hand-written backward"
     @staticmethod
-    def forward(ctx, u, k_f, n, D):
+    def forward(ctx, u, k_f, n, D, act=None):
         rdt = torch.float64 if u.dtype == torch.float64 or k_f.dtype == torch.complex128 else torch.float32
         ctx.save_for_backward(u, k_f, D)
-        ctx.n, ctx.rdt = n, rdt
-        return _fused_forward(u, k_f, n, D, rdt)
+        ctx.n, ctx.rdt, ctx.act = n, rdt, act
+        return _fused_forward(u, k_f, n, D, rdt, act)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g):
         u, k_f, D = ctx.saved_tensors
         need = (ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[3])
-        gu, gk, gD = _fused_backward(g, u, k_f, ctx.n, D, ctx.rdt, need)
-        return gu, gk, None, gD
+        gu, gk, gD = _fused_backward(g, u, k_f, ctx.n, D, ctx.rdt, need, ctx.act)
+        return gu, gk, None, gD, None
 
 # %% ../nbs/04_fftconv.ipynb #94f23892
 def fftconv_rfft(u:Tensor, # input (..., H, L)
                  kernel_f:Tensor, # kernel spectrum from `rfft_kernel`, (..., H, n // 2 + 1)
                  n:int, # the FFT size the spectrum was computed with
                  skip:Tensor|None=None, # optional skip term D, broadcastable to kernel_f's (..., H): adds D * u
+                 *,
+                 activation:str|None=None, # a name in ACTIVATIONS, applied to the result (k * u + D u)
                 )->Tensor: # output (..., H, L) in u's dtype
     "The convolution given the kernel's spectrum (lets callers reuse or cache it)"
     if kernel_f.shape[-1] != n // 2 + 1: raise ValueError(f"kernel spectrum has {kernel_f.shape[-1]} bins, FFT size {n} needs {n // 2 + 1}")
+    if activation is not None and activation not in ACTIVATIONS: raise ValueError(f"activation must be one of {list(ACTIVATIONS)} or None, got {activation!r}")
     H, L = u.shape[-2], u.shape[-1]
     if u.ndim >= 2 and kernel_f.ndim == 2 and kernel_f.shape[0] in (1, H):
         u3 = u.reshape(-1, H, L)                                              # a view unless u is oddly strided
         D = None if skip is None else skip.reshape(1, -1).expand(1, H)
-        y = _FFTConv.apply(u3, kernel_f.expand(H, -1).unsqueeze(0), n, D)    # (B, 1, H, L)
+        y = _FFTConv.apply(u3, kernel_f.expand(H, -1).unsqueeze(0), n, D, activation)   # (B, 1, H, L)
         return y.reshape(u.shape)
     if u.ndim == 4 and u.shape[1] == 1 and kernel_f.ndim == 3 and kernel_f.shape[1] in (1, H):
         C = kernel_f.shape[0]
         D = None if skip is None else skip.expand(C, H)
-        return _FFTConv.apply(u[:, 0], kernel_f.expand(C, H, -1), n, D)     # (B, C, H, L)
-    return _fftconv_rfft_simple(u, kernel_f, n, skip)
+        return _FFTConv.apply(u.squeeze(1), kernel_f.expand(C, H, -1), n, D, activation)  # (B, C, H, L); squeeze: a view in backward too
+    y = _fftconv_rfft_simple(u, kernel_f, n, skip)
+    return y if activation is None else ACTIVATIONS[activation](y)

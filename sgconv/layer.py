@@ -12,10 +12,10 @@ import inspect, math
 
 from .utils import patch, check_choice, check_rate
 from .kernel import SGConvKernel
-from .fftconv import fft_size, rfft_kernel, fftconv_rfft
+from .fftconv import fft_size, rfft_kernel, fftconv_rfft, ACTIVATIONS as _FUSABLE
 
 # %% auto #0
-__all__ = ['GlobalConv', 'SGConv', 'resample_kernel', 'rate_filter_response']
+__all__ = ['FUSE_ACTIVATION', 'GlobalConv', 'SGConv', 'resample_kernel', 'rate_filter_response']
 
 # %% ../nbs/05_layer.ipynb #ae1d6ce9
 _ACTIVATIONS = {'gelu': nn.GELU, 'relu': nn.ReLU, 'silu': nn.SiLU, 'tanh': nn.Tanh, 'id': nn.Identity, None: nn.Identity}
@@ -37,6 +37,17 @@ def _check_input(x:Tensor, d_model:int, l_max:int, transposed:bool, name:str='in
     return L
 
 # %% ../nbs/05_layer.ipynb #98993074
+FUSE_ACTIVATION = True # apply the layer's activation inside the FFT convolution (see `_fused_activation`)
+
+def _fused_activation(act:nn.Module)->str|None|bool:
+    "The name under which the convolution applies `act` itself; None for no activation; False if it cannot"
+    if type(act) is nn.Identity: return None
+    if not FUSE_ACTIVATION: return False
+    name = {nn.GELU: 'gelu' if getattr(act, 'approximate', 'none') == 'none' else 'gelu-tanh',
+            nn.ReLU: 'relu', nn.SiLU: 'silu', nn.Tanh: 'tanh'}.get(type(act))
+    return name if name in _FUSABLE else False
+
+# %% ../nbs/05_layer.ipynb #2b581802
 class GlobalConv(nn.Module):
     "Depthwise global convolution layer around any kernel module: conv + D skip, activation, dropout, output projection"
     def __init__(self,
@@ -85,13 +96,17 @@ class GlobalConv(nn.Module):
         self._cache = (key, k_f, n) if use_cache else None
         return k_f, n
 
-    def _mix(self, y:Tensor, dim:int=-1)->Tensor:
-        "Activation, dropout and output projection of the C*H features along `dim` (-1: (..., C*H); 1: (B, C*H, L))"
-        y = self.dropout(self.activation(y))
+    def _project(self, y:Tensor, dim:int=-1)->Tensor:
+        "Dropout and output projection of the C*H activated features along `dim` (-1: (..., C*H); 1: (B, C*H, L))"
+        y = self.dropout(y)
         if dim == -1 or isinstance(self.out, nn.Identity): return self.out(y)
         lin = self.out if isinstance(self.out, nn.Linear) else self.out[0]
         y = F.conv1d(y, lin.weight.unsqueeze(-1), lin.bias)                  # (B, H', L): the projection as a 1x1 convolution
         return y if isinstance(self.out, nn.Linear) else F.glu(y, dim=1)
+
+    def _mix(self, y:Tensor, dim:int=-1)->Tensor:
+        "Activation, dropout and output projection of the C*H features along `dim` (-1: (..., C*H); 1: (B, C*H, L))"
+        return self._project(self.activation(y), dim)
 
     def forward(self, x:Tensor, # (B, L, H), or (B, H, L) when transposed
                 rate:float=1.0, # the input is sampled `rate` times less often than in training (S4's `rate`)
@@ -100,9 +115,11 @@ class GlobalConv(nn.Module):
         L = _check_input(x, self.d_model, self.l_max, self.transposed)
         u = x if self.transposed else x.transpose(1, 2)               # (B, H, L): a view, no copy
         k_f, n = self.kernel_rfft(L, check_rate(rate))
-        y = fftconv_rfft(u.unsqueeze(1), k_f, n, skip=self.D).flatten(1, 2)   # (B, C*H, L) = k * u + D u, stored like u
-        if self.transposed: return self._mix(y, dim=1)                # (B, H, L): no transposes at all
-        return self._mix(y.transpose(1, 2))                           # (B, L, C*H): contiguous for batch-first input
+        act = _fused_activation(self.activation)                      # folded into the convolution when it can be
+        y = fftconv_rfft(u.unsqueeze(1), k_f, n, skip=self.D, activation=act or None).flatten(1, 2)   # (B, C*H, L), stored like u
+        if act is False: y = self.activation(y)                       # a module the convolution does not know
+        if self.transposed: return self._project(y, dim=1)            # (B, H, L): no transposes at all
+        return self._project(y.transpose(1, 2))                       # (B, L, C*H): contiguous for batch-first input
 
 # %% ../nbs/05_layer.ipynb #cd8a857d
 class SGConv(GlobalConv):
