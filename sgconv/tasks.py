@@ -181,3 +181,14 @@ def resolve_run(task:str, # a registered task with presets
     run = RunConfig(task, model, preset, cfg['data'], cfg['model'], TrainConfig(**cfg['train']))
     run.model_config                                                           # check the model options now
     return run
+
+# %% ../nbs/22_tasks.ipynb #0a5237ac
+import sgconv.lm  # registers the language-model backbone and models (txl16, txl18, hybrid16, hybrid18, sgconv-lm)
+
+for _t in [Task('kjv-word', 'sgconv.data.lm:LMDataset', 'kjv', kind='lm', backbone='lm', batches=True, module='sgconv.lm_train:LMModule',
+                description='King James Bible, word level, split by book (language modelling)'),
+           Task('kjv-byte', 'sgconv.data.lm:LMDataset', 'kjv', kind='lm', backbone='lm', batches=True, module='sgconv.lm_train:LMModule',
+                description='King James Bible, byte level (language modelling)'),
+           Task('wt103', 'sgconv.data.lm:LMDataset', 'wt103', kind='lm', backbone='lm', batches=True, module='sgconv.lm_train:LMModule',
+                description='WikiText-103, word level (needs wikitext-103-v1.zip unpacked)')]:
+    register_task(_t)
