@@ -198,8 +198,8 @@ def _lm_small(corpus:str, **data)->dict:
     "The small preset of one language-modelling task"
     return dict(data=dict(corpus=corpus, tgt_len=512, eval_batch_size=16, **data),
                 model=dict(d_model=64, n_heads=4, ffn_mult=4, dropout=0.1, dropatt=0.0, prenorm=True, head='softmax', kernel_dim=16),
-                train=dict(lr=2e-3, weight_decay=0.01, batch_size=2, max_epochs=1, warmup_steps=50, grad_clip=0.25,
-                           val_check_interval=0.5, log_every_n_steps=10),
+                train=dict(lr=3e-3, weight_decay=0.01, batch_size=2, max_epochs=1, limit_train_batches=0.5, warmup_steps=40,
+                           grad_clip=0.25, val_check_interval=0.5, log_every_n_steps=10),
                 models=_LM_SMALL_MODELS)
 
 # %% ../nbs/21_presets.ipynb #638fc7cd
