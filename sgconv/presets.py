@@ -189,16 +189,16 @@ def _lm_paper(corpus:str, **data)->dict:
 # %% ../nbs/21_presets.ipynb #3d6d9503
 _LM_SMALL_MODELS = _per_model(
     txl16=dict(data=dict(tgt_len=32), model=dict(mem_len=32), train=dict(batch_size=32)),
-    hybrid16=dict(data=dict(tgt_len=512), model=dict(mem_len=32, attn_len=32)),
+    hybrid16=dict(data=dict(tgt_len=256), model=dict(mem_len=32, attn_len=32)),
     txl18=dict(data=dict(tgt_len=64), model=dict(mem_len=64), train=dict(batch_size=16)),
-    hybrid18=dict(data=dict(tgt_len=512), model=dict(mem_len=64, attn_len=64)),
-    **{'sgconv-lm': dict(data=dict(tgt_len=512), model=dict(pattern='{C}x18'))})
+    hybrid18=dict(data=dict(tgt_len=256), model=dict(mem_len=64, attn_len=64)),
+    **{'sgconv-lm': dict(data=dict(tgt_len=256), model=dict(pattern='{C}x18'))})
 
 def _lm_small(corpus:str, **data)->dict:
     "The small preset of one language-modelling task"
-    return dict(data=dict(corpus=corpus, tgt_len=512, eval_batch_size=16, **data),
+    return dict(data=dict(corpus=corpus, tgt_len=256, eval_batch_size=16, **data),
                 model=dict(d_model=64, n_heads=4, ffn_mult=4, dropout=0.1, dropatt=0.0, prenorm=True, head='softmax', kernel_dim=16),
-                train=dict(lr=3e-3, weight_decay=0.01, batch_size=2, max_epochs=1, limit_train_batches=0.5, warmup_steps=40,
+                train=dict(lr=3e-3, weight_decay=0.01, batch_size=4, max_epochs=1, limit_train_batches=0.5, warmup_steps=40,
                            grad_clip=0.25, val_check_interval=0.5, log_every_n_steps=10),
                 models=_LM_SMALL_MODELS)
 

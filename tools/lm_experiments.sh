@@ -37,5 +37,24 @@ case "${1:-}" in
       SETS=("model.pattern=$p" "train.limit_train_batches=0.4")
       train "$p" results/lm/fig4b --model hybrid16 --seed 0 --set "model.pattern=$p" train.limit_train_batches=0.4
     done ;;
-  *) echo "usage: $0 table4 [seeds] | fig4b [n] [seed]"; exit 1 ;;
+  distill)   # the distillation study of the seed-0 hybrid18 and sgconv-lm runs of table4
+    for m in ${2:-hybrid18 sgconv-lm}; do
+      ck=$($PY -c "import json; print(json.load(open('$RUNS/results/$m-s0.json'))[0]['best_ckpt'])")
+      nice -n "$NICE" $PY -m sgconv.distill --ckpt "$ck" --orders 4,8,16,32,64 --json results/lm/distill-$m.json
+    done ;;
+  samples)   # generation samples of the seed-0 table4 runs
+    nice -n "$NICE" $PY -c "
+import json; from sgconv.lm_train import sample
+out = []
+for m in ('txl18', 'hybrid18', 'sgconv-lm'):
+    ck = json.load(open('$RUNS/results/' + m + '-s0.json'))[0]['best_ckpt']
+    for prompt in ('And God said', 'The LORD is my'):
+        for t, k in ((0.0, None), (0.8, 40)):
+            out.append(dict(model=m, prompt=prompt, temperature=t, top_k=k, seed=0, max_new_tokens=40,
+                            text=sample(ck, prompt, 40, temperature=t, top_k=k, seed=0)[0]))
+json.dump(out, open('results/lm/samples.json', 'w'), indent=1)
+print('\n\n'.join(f\"{o['model']} T={o['temperature']}: {o['text']}\" for o in out))" ;;
+  bench)
+    nice -n "$NICE" $PY -m sgconv.lm_bench --threads "$THREADS" --json results/lm/bench.json ;;
+  *) echo "usage: $0 table4 [seeds] | fig4b [n] [seed] | distill [models] | samples | bench"; exit 1 ;;
 esac
