@@ -166,3 +166,40 @@ def test_ddp_two_cpu_processes_resume_and_sample(data_root, tmp_path):
     from sgconv.lm_train import main as lm_main                             # the `sample` command, in this process
     assert lm_main(['sample', '--ckpt', row2['last_ckpt'], '--prompt', 'I am with', '--max-new-tokens', '5', '--temperature', '0'])[0].startswith('I am with')
     with pytest.raises(SystemExit, match='prompt is empty'): lm_main(['sample', '--ckpt', row2['last_ckpt'], '--prompt', ''])
+
+
+# ---------------------------------------------------------------- distillation
+
+def test_fit_recovers_a_modal_kernel():
+    from sgconv.distill import fit_modal, modal_kernel
+    torch.manual_seed(0)
+    lam = torch.polar(torch.rand(2, 3, dtype=torch.float64) * 0.3 + 0.6, torch.rand(2, 3, dtype=torch.float64) * 3)
+    R = torch.randn(2, 3, dtype=torch.complex128)
+    assert fit_modal(modal_kernel(R, lam, 120), 3, steps=0).rel_err.max() < 1e-8
+
+
+def test_distilled_recurrence_equals_the_convolution_with_its_kernel():
+    from sgconv.layer import SGConv
+    from sgconv.distill import fit_modal, ModalConv
+    torch.manual_seed(0)
+    layer = SGConv(8, 128, kernel_dim=8).eval()
+    mc = ModalConv.from_layer(layer, fit_modal(layer.kernel(128).detach()[0], 6, steps=20)).eval()
+    x = torch.randn(2, 128, 8)
+    with torch.no_grad():
+        full, st, outs = mc(x), mc.default_state(2), []            # forward: FFT convolution with the modal kernel
+        for t in range(128):
+            y, st = mc.step(x[:, t], st); outs.append(y)
+        assert torch.allclose(torch.stack(outs, 1), full, atol=1e-4)
+        st = mc.state_from(x[:, :100], chunk=32)
+        y, _ = mc.step(x[:, 100], st)
+        assert torch.allclose(y, full[:, 100], atol=1e-4)
+
+
+def test_distilled_model_generates_its_own_argmax():
+    from sgconv.distill import distill_lm
+    net = toy('hybrid16')
+    d, errs = distill_lm(net, 4, steps=10)
+    assert len(errs) == 1 and type(d.layers[2][0].mixer).__name__ == 'ModalConv'
+    g = d.generate(torch.randint(0, 40, (2, 3)), 21, temperature=0)
+    with torch.no_grad(): assert torch.equal(d(g[:, :-1])[0].argmax(-1)[:, 2:], g[:, 3:])
+    with pytest.raises(ValueError, match='no SGConv'): distill_lm(toy('txl16'), 4)
