@@ -155,6 +155,8 @@ class ResidualBlock(nn.Module):
         z = apply_norm(self.norm, x, mask) if self.prenorm else x
         if mask is not None: z = z * mask.unsqueeze(-1).to(z.dtype)          # padding acts like the end of the sequence
         if self.takes_mask: mixer_kwargs['mask'] = mask
+        for k in getattr(self.mixer, 'normed_kwargs', ()):                   # sequences the mixer reads beside x (a memory)
+            if self.prenorm and mixer_kwargs.get(k) is not None: mixer_kwargs[k] = apply_norm(self.norm, mixer_kwargs[k])
         y = self.dropout(self.mixer(z, **mixer_kwargs))
         if not self.residual: return y if self.prenorm else apply_norm(self.norm, y, mask)
         return x + y if self.prenorm else apply_norm(self.norm, x + y, mask)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 # %% auto #0
 __all__ = ['LRA_PAPER', 'LRA_SMALL', 'LRA_SMOKE', 'SPEECH_PRESETS', 'IMAGE_PRESETS', 'PRESET_NAMES', 'PRESET_PARTS', 'PRESETS',
-           'lra_mixers']
+           'LM_PRESETS', 'lra_mixers']
 
 # %% ../nbs/21_presets.ipynb #4485cb8e
 # The convolution layer of all of the paper's LRA configs: GELU then a GLU output projection, 1 channel; the kernel's
@@ -199,3 +199,61 @@ PRESETS:dict[str, dict[str, dict]] = {}
 for _t in LRA_PAPER: PRESETS[_t] = {'paper': LRA_PAPER[_t], 'small': LRA_SMALL[_t], 'smoke': LRA_SMOKE[_t]}
 PRESETS.update(SPEECH_PRESETS)
 PRESETS.update(IMAGE_PRESETS)
+
+# %% ../nbs/21_presets.ipynb #1c6c210c
+def _per_model(**models:dict)->dict:
+    "Per-model overrides as 'section.key' dicts, from {model: {section: {key: value}}}"
+    return {m: {f'{sec}.{k}': v for sec, d in secs.items() for k, v in d.items()} for m, secs in models.items()}
+
+_TXL_BASE = dict(d_model=512, n_heads=8, d_head=64, ffn_mult=4, dropout=0.1, dropatt=0.0, div_value=1.0)
+_TXL_LARGE = dict(d_model=1024, n_heads=16, d_head=64, ffn_mult=4, dropout=0.2, dropatt=0.2, div_value=4.0)
+_LM_PAPER_MODELS = _per_model(
+    txl16=dict(data=dict(tgt_len=192), model=_TXL_BASE, train=dict(warmup_steps=1000, max_steps=40_000)),
+    hybrid16=dict(data=dict(tgt_len=3092), model=_TXL_BASE, train=dict(warmup_steps=1000, max_steps=40_000)),
+    txl18=dict(data=dict(tgt_len=384), model=_TXL_LARGE, train=dict(warmup_steps=16_000, max_steps=100_000)),
+    hybrid18=dict(data=dict(tgt_len=3092), model=_TXL_LARGE, train=dict(warmup_steps=16_000, max_steps=100_000)),
+    **{'sgconv-lm': dict(data=dict(tgt_len=3092), model=_TXL_BASE, train=dict(warmup_steps=1000, max_steps=40_000))})
+
+def _lm_paper(corpus:str, **data)->dict:
+    "The paper preset of one language-modelling task"
+    head = dict(head='adaptive', cutoffs=(20000, 40000, 200000)) if corpus == 'wt103' else dict(head='softmax', tie_weights=True)
+    return dict(data=dict(corpus=corpus, eval_batch_size=16, **data),
+                model=dict(prenorm=False, kernel_dim=64, decay=0.5, **head),
+                train=dict(lr=2.5e-4, weight_decay=0.0, batch_size=16, max_epochs=1000, grad_clip=0.25, schedule='cosine'),
+                models=_LM_PAPER_MODELS)
+
+# %% ../nbs/21_presets.ipynb #3d6d9503
+_LM_SMALL_MODELS = _per_model(
+    txl16=dict(data=dict(tgt_len=32), model=dict(mem_len=32), train=dict(batch_size=32)),
+    hybrid16=dict(data=dict(tgt_len=256), model=dict(mem_len=32, attn_len=32)),
+    txl18=dict(data=dict(tgt_len=64), model=dict(mem_len=64), train=dict(batch_size=16)),
+    hybrid18=dict(data=dict(tgt_len=256), model=dict(mem_len=64, attn_len=64)),
+    **{'sgconv-lm': dict(data=dict(tgt_len=256), model=dict(pattern='{C}x18'))})
+
+def _lm_small(corpus:str, **data)->dict:
+    "The small preset of one language-modelling task"
+    return dict(data=dict(corpus=corpus, tgt_len=256, eval_batch_size=16, **data),
+                model=dict(d_model=64, n_heads=4, ffn_mult=4, dropout=0.1, dropatt=0.0, prenorm=True, head='softmax', kernel_dim=16),
+                train=dict(lr=3e-3, weight_decay=0.01, batch_size=4, max_epochs=1, limit_train_batches=0.5, warmup_steps=40,
+                           grad_clip=0.25, val_check_interval=0.5, log_every_n_steps=10),
+                models=_LM_SMALL_MODELS)
+
+# %% ../nbs/21_presets.ipynb #638fc7cd
+_LM_SMOKE_MODELS = _per_model(txl16=dict(model=dict(pattern='Ax2')), txl18=dict(model=dict(pattern='Ax3')),
+                              hybrid16=dict(model=dict(pattern='AC', attn_len=4)), hybrid18=dict(model=dict(pattern='ACC', attn_len=4)),
+                              **{'sgconv-lm': dict(model=dict(pattern='Cx2'))})
+
+def _lm_smoke(corpus:str, **data)->dict:
+    "The smoke preset of one language-modelling task"
+    head = dict(head='adaptive', cutoffs=(6,)) if corpus == 'wt103' else dict(head='softmax')
+    return dict(data=dict(corpus=corpus, tgt_len=8, eval_batch_size=2, **data),
+                model=dict(d_model=16, n_heads=2, ffn_mult=2, dropout=0.0, mem_len=4, kernel_dim=4, prenorm=True, **head),
+                train=dict(lr=3e-3, batch_size=2, max_epochs=1, warmup_steps=1, limit_train_batches=3,
+                           limit_val_batches=2, limit_test_batches=2, log_every_n_steps=1),
+                models=_LM_SMOKE_MODELS)
+
+# %% ../nbs/21_presets.ipynb #dd18dc7b
+LM_PRESETS = {'kjv-word': {'paper': _lm_paper('kjv', level='word'), 'small': _lm_small('kjv', level='word'), 'smoke': _lm_smoke('kjv', level='word')},
+              'kjv-byte': {'paper': _lm_paper('kjv', level='byte'), 'small': _lm_small('kjv', level='byte'), 'smoke': _lm_smoke('kjv', level='byte')},
+              'wt103': {'paper': _lm_paper('wt103'), 'small': _lm_small('wt103'), 'smoke': _lm_smoke('wt103')}}
+PRESETS.update(LM_PRESETS)

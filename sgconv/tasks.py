@@ -201,3 +201,10 @@ def resolve_run(task:str, # a registered task with presets
     run = RunConfig(task, model, preset, cfg['data'], cfg['model'], TrainConfig(**cfg['train']), cfg['module'])
     run.model_config                                                           # check the model options now
     return run
+
+# %% ../nbs/22_tasks.ipynb #0a5237ac
+_LM = dict(kind='lm', backbone='lm', batches=True, module='sgconv.lm_train:LMModule', registers='sgconv.lm')   # sgconv.lm registers txl16, txl18, hybrid16, hybrid18, sgconv-lm
+for _t in [Task('kjv-word', 'sgconv.data.lm:LMDataset', 'kjv', description='King James Bible, word level, split by book (language modelling)', **_LM),
+           Task('kjv-byte', 'sgconv.data.lm:LMDataset', 'kjv', description='King James Bible, byte level (language modelling)', **_LM),
+           Task('wt103', 'sgconv.data.lm:LMDataset', 'wt103', description='WikiText-103, word level (needs wikitext-103-v1.zip unpacked)', **_LM)]:
+    register_task(_t)
