@@ -12,7 +12,13 @@ MAIN_OUT ?= runs/main
 
 .PHONY: main test install demo lra check-export nbtest pytest docs bench
 
-$(STAMP): settings.ini setup.py
+SYSTEM_STAMP := $(VENV)/.sgconv-system
+
+$(SYSTEM_STAMP): tools/setup_system.sh
+	@bash tools/setup_system.sh
+	@mkdir -p $(VENV) && touch $(SYSTEM_STAMP)
+
+$(STAMP): settings.ini setup.py $(SYSTEM_STAMP)
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	@touch $(STAMP)
@@ -47,4 +53,6 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory pytest
 
 docs: $(STAMP)
-	$(PY) tools/render_docs.py --screenshots
+	@bash tools/setup_system.sh --docs
+	@if command -v chromium >/dev/null; then $(PY) tools/render_docs.py --screenshots; \
+	else echo "no chromium (install it as root: apt-get install chromium): rendering the pages without screenshots"; $(PY) tools/render_docs.py; fi

@@ -68,7 +68,7 @@ class TaskDataModule(L.LightningDataModule):
 def _loader(self:TaskDataModule, split:str, shuffle:bool=False)->DataLoader:
     "A split's loader: padded batches of items, or, for a task whose dataset yields whole batches, those batches in order"
     if self.task.batches: return DataLoader(self.ds[split], batch_size=None, num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
-    return DataLoader(self.ds[split], batch_size=self.batch_size, shuffle=shuffle, collate_fn=pad_collate,
+    return DataLoader(self.ds[split], batch_size=self.batch_size, shuffle=shuffle, collate_fn=import_path(self.task.collate),
                       num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
 @patch

@@ -40,12 +40,12 @@ def _upsample_plan(kernel_dim:int, n_scales:int, length:int):
     idx0, idx1, lam, scale = [], [], [], []
     d = kernel_dim
     for i, size in enumerate(scale_lengths(n_scales, d)):
-        q = torch.arange(size, dtype=torch.float64)
+        q = torch.arange(size, dtype=torch.float64, device='cpu')   # the cached plan is always built on the CPU (even under a default device)
         src = ((q + 0.5) * (d / size) - 0.5).clamp(min=0)
         lo = src.floor().long().clamp(max=d - 1)
         hi = (lo + 1).clamp(max=d - 1)
         idx0.append(lo + i * d); idx1.append(hi + i * d); lam.append(src - lo)
-        scale.append(torch.full((size,), i, dtype=torch.long))
+        scale.append(torch.full((size,), i, dtype=torch.long, device='cpu'))
         if sum(map(len, idx0)) >= length: break
     cat = lambda xs: torch.cat(xs)[:length]
     return cat(idx0), cat(idx1), cat(lam), cat(scale)
@@ -161,12 +161,13 @@ class SGConvKernel(nn.Module):
     def _register_plan(self):
         "The gather plan, alpha**i and pos**-t as non-persistent buffers: they follow .to(), stay out of the state dict"
         i0, i1, lam, _ = _upsample_plan(self.kernel_dim, self.n_scales, self.l_max)
-        for name, t in [('_i0', i0), ('_i1', i1), ('_lam', lam.float())]: self.register_buffer(name, t, persistent=False)
+        dev = self.weight.device                                              # the plan is cached on the CPU; the buffers go with the weights
+        for name, t in [('_i0', i0), ('_i1', i1), ('_lam', lam.float())]: self.register_buffer(name, t.to(dev), persistent=False)
         alpha = None if self.disentangled_t is not None or isinstance(self.decay, Tensor) else self.decay
         self.register_buffer('_alpha_pow', None if alpha is None else
-                             torch.tensor([alpha ** i for i in range(self.n_scales)]).unsqueeze(-1), persistent=False)
+                             torch.tensor([alpha ** i for i in range(self.n_scales)], device=dev).unsqueeze(-1), persistent=False)
         self.register_buffer('_gain', None if self.disentangled_t is None else
-                             position_decay(self.l_max, self.disentangled_t), persistent=False)
+                             position_decay(self.l_max, self.disentangled_t, device=dev), persistent=False)
 
 # %% ../nbs/02_kernel.ipynb #314e411d
 @patch

@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 # %% auto #0
-__all__ = ['LRA_PAPER', 'LRA_SMALL', 'LRA_SMOKE', 'SPEECH_PRESETS', 'PRESET_NAMES', 'PRESET_PARTS', 'PRESETS', 'lra_mixers']
+__all__ = ['LRA_PAPER', 'LRA_SMALL', 'LRA_SMOKE', 'SPEECH_PRESETS', 'IMAGE_PRESETS', 'PRESET_NAMES', 'PRESET_PARTS', 'PRESETS',
+           'lra_mixers']
 
 # %% ../nbs/21_presets.ipynb #4485cb8e
 # The convolution layer of all of the paper's LRA configs: GELU then a GLU output projection, 1 channel; the kernel's
@@ -127,6 +128,12 @@ LRA_SMOKE = {
 for _p in LRA_SMOKE.values():
     for _k, _v in dict(model=_SMOKE_MODEL, mixers=_SMOKE_MIXERS, train=_SMOKE_TRAIN).items(): _p.setdefault(_k, _v)
 
+# %% ../nbs/21_presets.ipynb #a241b791
+for _t, _p, _d in [('kjv-text', 'text', dict(preset='small')), ('kjv-retrieval', 'retrieval', dict(preset='small', l_max=512, min_bytes=128, hard_negatives=0.0))]:
+    LRA_PAPER[_t] = {**LRA_PAPER[_p], 'data': dict(preset='default')}
+    LRA_SMALL[_t] = {**LRA_SMALL[_p], 'data': _d, 'train': dict(LRA_SMALL[_p]['train'], max_epochs=3, val_check_interval=0.5)}
+    LRA_SMOKE[_t] = dict(data=dict(preset='tiny'), model=_SMOKE_MODEL, mixers=_SMOKE_MIXERS, train=_SMOKE_TRAIN)
+
 # %% ../nbs/21_presets.ipynb #978ccdde
 _SC_PAPER = dict(data=dict(),
                  model=dict(bidirectional=True, pool='mean', n_layers=6, d_model=128, norm='batch', prenorm=True, dropout=0.0),
@@ -155,10 +162,35 @@ def _speech(classes:int, features:str)->dict:
 
 SPEECH_PRESETS = {f'sc{c}-{f}': _speech(c, f) for c in (10, 35) for f in ('raw', 'mfcc')}
 
+# %% ../nbs/21_presets.ipynb #3072a798
+_CONVNEXT_STEPS_PER_EPOCH = 1_281_167 // 4096 + 1   # ImageNet-1k at ConvNeXt's batch of 4,096: 313 steps
+_CONVNEXT_PAPER = dict(data=dict(), model=dict(layer_scale=1e-6),
+                       train=dict(lr=4e-3, weight_decay=0.05, batch_size=128, max_epochs=300, warmup_steps=20 * _CONVNEXT_STEPS_PER_EPOCH),
+                       module=dict(mixup=0.8, cutmix=1.0, label_smoothing=0.1, ema_decay=0.9999))
+_IMAGE_SMOKE = dict(train=dict(_SMOKE_TRAIN, batch_size=8), module=dict(label_smoothing=0.1))
+IMAGE_PRESETS = {
+    'imagenet': dict(paper=_CONVNEXT_PAPER, smoke=dict(_IMAGE_SMOKE, data=dict(image_size=32))),
+    'fmnist': dict(paper=dict(_CONVNEXT_PAPER, data=dict(pad=True, augment=True)),
+                   small=dict(data=dict(pad=True, augment=True), model=dict(drop_path=0.0),
+                              train=dict(lr=2e-3, weight_decay=0.05, batch_size=64, max_epochs=1, warmup_steps=100, val_check_interval=0.5),
+                              module=dict(label_smoothing=0.1)),
+                   smoke=dict(_IMAGE_SMOKE, data=dict(pad=True, augment=True))),
+    'cifar10-images': dict(small=dict(data=dict(augment=True), model=dict(drop_path=0.0),
+                                      train=dict(lr=2e-3, weight_decay=0.05, batch_size=64, max_epochs=2, warmup_steps=100),
+                                      module=dict(label_smoothing=0.1)),
+                           smoke=dict(_IMAGE_SMOKE, data=dict(verify=False))),
+    # LRA's Image task on Fashion-MNIST: the paper's LRA Image configuration (grayscale CIFAR) at `paper`, the digits'
+    # small configuration at `small`
+    'fmnist-seq': dict(paper={**LRA_PAPER['image'], 'data': dict(form='sequence')},
+                       small={**LRA_SMALL['image'], 'data': dict(form='sequence'), 'train': dict(LRA_SMALL['image']['train'], max_epochs=2, val_check_interval=0.5)},
+                       smoke={**LRA_SMOKE['image'], 'data': dict(form='sequence')}),
+}
+
 # %% ../nbs/21_presets.ipynb #2b2a6214
 PRESET_NAMES = ('paper', 'small', 'smoke')
-PRESET_PARTS = ('data', 'model', 'mixers', 'train', 'models')
+PRESET_PARTS = ('data', 'model', 'mixers', 'train', 'module', 'models')
 
 PRESETS:dict[str, dict[str, dict]] = {}
 for _t in LRA_PAPER: PRESETS[_t] = {'paper': LRA_PAPER[_t], 'small': LRA_SMALL[_t], 'smoke': LRA_SMOKE[_t]}
 PRESETS.update(SPEECH_PRESETS)
+PRESETS.update(IMAGE_PRESETS)

@@ -4,13 +4,13 @@
 
 # %% ../nbs/23_results.ipynb #0e8367e9
 from __future__ import annotations
-import csv, json, math, statistics
+import csv, json, math, shutil, statistics
 from pathlib import Path
 from typing import Sequence, Callable
 
 # %% auto #0
 __all__ = ['RESULT_COLUMNS', 'results_markdown', 'write_results', 'load_results', 'mean_std', 'summarize', 'compare_runs',
-           'read_metrics', 'plot_learning_curves']
+           'read_metrics', 'plot_learning_curves', 'archive_runs']
 
 # %% ../nbs/23_results.ipynb #895ed3db
 RESULT_COLUMNS = ('task', 'model', 'preset', 'seed', 'test_acc', 'val_acc', 'params', 'train_time_s', 'epochs', 'steps')
@@ -159,3 +159,24 @@ def plot_learning_curves(rows:Sequence[dict], # result rows with a `log_dir`
     if title: fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/23_results.ipynb #ede809dd
+def archive_runs(rows:Sequence[dict], # result rows of `run` / `run_grid` (with `log_dir`)
+                 dest:str|Path, # a folder in the repository, e.g. results/speech
+                 name:str='results.json', # the rows file written there
+                 merge:bool=True, # keep rows already in dest/name (same task, model, preset, seed: the new row wins)
+                )->list[dict]: # the archived rows
+    "Copy the rows and each run's metrics.csv into `dest` (logs under dest/logs/), log paths relative to `dest`"
+    dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
+    key = lambda r: (r.get('task'), r.get('model'), r.get('preset'), r.get('seed'))
+    kept = {key(r): r for r in (json.loads((dest/name).read_text()) if merge and (dest/name).exists() else [])}   # paths as stored
+    for r in rows:
+        r, src = dict(r), Path(r['log_dir']) if r.get('log_dir') else None
+        if src is not None and (src/'metrics.csv').exists():
+            sub = Path('logs')/f"{r['task']}-{r['model']}-{r['preset']}-seed{r['seed']}"
+            (dest/sub).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src/'metrics.csv', dest/sub/'metrics.csv')
+            r['log_dir'] = str(sub)
+        kept[key(r)] = r
+    write_results(list(kept.values()), dest/name)
+    return list(kept.values())

@@ -44,6 +44,8 @@ class Task:
     extra_tests:dict=field(default_factory=dict) # name -> ExtraTest, tested after the main test set
     batches:bool=False # the dataset yields whole batches (language-model streams): no collate, the batch size goes to the dataset
     module:str='sgconv.harness:ClassifierModule' # 'module:Class' of the Lightning module that trains it
+    collate:str='sgconv.data.core:pad_collate' # 'module:function' that makes a batch of items (not used when `batches`)
+    registers:str|None=None # a module to import before the task's models are looked up (where its backbone registers them)
 
     def dataset_class(self):
         "The dataset class (imported on first use)"
@@ -62,9 +64,11 @@ def register_task(task:Task)->Task:
     return task
 
 def get_task(name:str)->Task:
-    "The registered task `name`, or an error listing them"
+    "The registered task `name` (its models registered too), or an error listing them"
     if name not in TASKS: raise ValueError(f"unknown task {name!r}; choose from {sorted(TASKS)}")
-    return TASKS[name]
+    t = TASKS[name]
+    if t.registers: importlib.import_module(t.registers)
+    return t
 
 # %% ../nbs/22_tasks.ipynb #fe1027a6
 for _t in [Task('listops', 'sgconv.data.listops:ListOpsDataset', 'listops', description='ListOps expressions, generated (LRA rules)'),
@@ -72,7 +76,10 @@ for _t in [Task('listops', 'sgconv.data.listops:ListOpsDataset', 'listops', desc
            Task('retrieval', 'sgconv.data.text:AANDataset', 'aan', description='AAN citation pairs (needs LRA\'s files)'),
            Task('image', 'sgconv.data.images:SeqImageDataset', 'cifar10', description='grayscale CIFAR-10 or digits, 1024 pixels'),
            Task('pathfinder', 'sgconv.data.pathfinder:PathfinderDataset', 'pathfinder', description='Pathfinder, generated'),
-           Task('pathx', 'sgconv.data.pathfinder:PathfinderDataset', 'pathfinder', description='Path-X: Pathfinder at 128 px')]:
+           Task('pathx', 'sgconv.data.pathfinder:PathfinderDataset', 'pathfinder', description='Path-X: Pathfinder at 128 px'),
+           # offline stand-ins for Text and Retrieval from real text, the King James Bible (`sgconv.data.kjv`)
+           Task('kjv-text', 'sgconv.data.kjv:KJVTextDataset', 'kjv', description='KJV passages by section of the Bible, bytes (offline Text)'),
+           Task('kjv-retrieval', 'sgconv.data.kjv:KJVRetrievalDataset', 'kjv', description='KJV passage pairs: same book or not, bytes (offline Retrieval)')]:
     register_task(_t)
 
 # %% ../nbs/22_tasks.ipynb #e7125832
@@ -83,6 +90,14 @@ for _c in (10, 35):
                        description=f'Speech Commands, {_c} words, raw 16 kHz audio (16,000 samples)', extra_tests=_TEST_8K))
     register_task(Task(f'sc{_c}-mfcc', 'sgconv.data.speech:SpeechCommands', 'speech_commands_synth',
                        description=f'Speech Commands, {_c} words, 161 MFCC frames of 20'))
+
+# %% ../nbs/22_tasks.ipynb #a536b224
+_IMAGES = dict(backbone='convnext', collate='sgconv.data.core:stack_collate', module='sgconv.vision:ImageClassifierModule', registers='sgconv.convnext')
+for _t in [Task('fmnist', 'sgconv.data.fashion_mnist:FashionMNISTDataset', 'fashion_mnist', description='Fashion-MNIST images, 32x32 (Debian dataset-fashion-mnist)', **_IMAGES),
+           Task('cifar10-images', 'sgconv.data.imagenet:CIFAR10Images', 'cifar10', description='CIFAR-10 colour images, 32x32', **_IMAGES),
+           Task('imagenet', 'sgconv.data.imagenet:ImageNetDataset', 'imagenet', description='ImageNet-1k, ImageFolder train/ and val/ (needs the files)', **_IMAGES),
+           Task('fmnist-seq', 'sgconv.data.fashion_mnist:FashionMNISTDataset', 'fashion_mnist', description='Fashion-MNIST as 1,024-pixel sequences (offline LRA Image)')]:
+    register_task(_t)
 
 # %% ../nbs/22_tasks.ipynb #5a6b4ef3
 def make_dataset(task:str, # a registered task
@@ -141,6 +156,7 @@ class RunConfig:
     data:dict # dataset options
     model_options:dict # flat options of the model (see `sgconv.models.model_config`)
     train:TrainConfig # optimisation and loop options
+    module_options:dict=field(default_factory=dict) # options of the task's Lightning module (e.g. mixup for images)
 
     @property
     def model_config(self): return model_config(self.model, **self.model_options)
@@ -154,7 +170,7 @@ def _model_keys(model:str)->tuple[set, set]:
 def _set(cfg:dict, key:str, value, model:str):
     "Apply one `section.key` override to the sections of a run"
     sec, _, name = key.partition('.')
-    if sec not in ('data', 'model', 'train') or not name: raise ValueError(f"override {key!r} must look like data.NAME, model.NAME or train.NAME")
+    if sec not in ('data', 'model', 'train', 'module') or not name: raise ValueError(f"override {key!r} must look like data.NAME, model.NAME, train.NAME or module.NAME")
     if sec == 'model':
         mine, any_model = _model_keys(model)
         if name not in mine:
@@ -168,16 +184,20 @@ def resolve_run(task:str, # a registered task with presets
                 overrides:dict|None=None, # {'model.d_model': 32, 'train.lr': 1e-3, 'data.n_train': 100, ...}
                )->RunConfig:
     "The typed configuration of one run, every option checked"
-    get_task(task)
+    t = get_task(task)
     if preset not in PRESET_NAMES: raise ValueError(f"unknown preset {preset!r}; choose from {list(PRESET_NAMES)}")
     if task not in PRESETS or preset not in PRESETS[task]: raise ValueError(f"task {task!r} has no {preset!r} preset")
     if model not in MODELS: raise ValueError(f"unknown model {model!r}; choose from {sorted(MODELS)}")
+    if MODELS[model].backbone != t.backbone:
+        fits = sorted(m for m, e in MODELS.items() if e.backbone == t.backbone)
+        raise ValueError(f"model {model!r} (backbone {MODELS[model].backbone!r}) does not fit task {task!r} (backbone {t.backbone!r}); choose from {fits}")
     p = copy.deepcopy(PRESETS[task][preset])
     mixer = MODELS[model].options.get('mixer', model)
-    cfg = {'data': p.get('data', {}), 'model': {**p.get('model', {}), **p.get('mixers', {}).get(mixer, {})}, 'train': p.get('train', {})}
+    cfg = {'data': p.get('data', {}), 'model': {**p.get('model', {}), **p.get('mixers', {}).get(mixer, {})}, 'train': p.get('train', {}),
+           'module': p.get('module', {})}
     for key, v in {**p.get('models', {}).get(model, {}), **(overrides or {})}.items(): _set(cfg, key, v, model)
     bad = set(cfg['train']) - set(TrainConfig.option_names())
     if bad: raise ValueError(f"unknown train option(s) {sorted(bad)}; choose from {TrainConfig.option_names()}")
-    run = RunConfig(task, model, preset, cfg['data'], cfg['model'], TrainConfig(**cfg['train']))
+    run = RunConfig(task, model, preset, cfg['data'], cfg['model'], TrainConfig(**cfg['train']), cfg['module'])
     run.model_config                                                           # check the model options now
     return run

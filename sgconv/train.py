@@ -54,7 +54,7 @@ def run(task:str, # a registered task
     if _local_rank() == 0: dm.prepare_data()
     _barrier()
     Module = t.module_class()
-    module = Module(dm.info.asdict(), {'model': model, **cfg.model_options}, vars(cfg.train))
+    module = Module(dm.info.asdict(), {'model': model, **cfg.model_options}, vars(cfg.train), **cfg.module_options)
     tests, skipped = _tests_for(module.model, t, dm.test_names)
     module.tests = tests
     trainer = make_trainer(f'{task}-{model}-{preset}', cfg.train, monitor=Module.monitor, out_dir=out_dir, accelerator=accelerator,
