@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .utils import patch, check_choice, check_fraction
-from .optim import param_groups, cosine_warmup
+from .optim import build_optimizer
 from .harness import TrainModule
 from .data.bert import IGNORE, load_tokenizer, tokenizer_hash
 from .data.glue import task_metrics
@@ -44,15 +44,17 @@ def bert_optimizer(model:torch.nn.Module, # the model
                    total_steps:int=1, # optimiser steps of the whole run
                    schedule:Literal['linear','cosine','constant']='linear', # after the warm-up
                   )->tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    "AdamW over the harness's parameter groups, with a per-step schedule"
+    "The harness's optimiser (`build_optimizer`: AdamW over `param_groups`) with Adam's epsilon and the schedule of `schedule`"
     check_choice('schedule', schedule, BERT_SCHEDULES)
     total = max(int(total_steps), 1)
     warm = round(check_fraction('warmup_ratio', warmup_ratio) * total) if warmup_ratio is not None else int(warmup_steps)
-    groups = [{k: v for k, v in g.items() if k != 'names'} for g in param_groups(model, lr, weight_decay)]
-    opt = torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
-    f = {'linear': lambda s: linear_warmup(s, warm, total), 'cosine': lambda s: cosine_warmup(s, warm, total),
-         'constant': lambda s: min(1.0, (s + 1) / (warm + 1))}[schedule]
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, f)
+    linear = schedule == 'linear'
+    opt, sched = build_optimizer(model, lr=lr, weight_decay=weight_decay, betas=betas, warmup_steps=0 if linear else warm,
+                                 total_steps=total, schedule='constant' if linear else schedule)
+    opt.defaults['eps'] = eps
+    for g in opt.param_groups: g['eps'] = eps
+    if linear: sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: linear_warmup(s, warm, total))   # replaces the constant factor 1
+    return opt, sched
 
 # %% ../nbs/73_bert_train.ipynb #4f3603c5
 class BertModule(TrainModule):
