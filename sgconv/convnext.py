@@ -19,10 +19,10 @@ from .layer import SGConv
 from .fftconv import next_fast_len, fft_size, rfft_kernel, fftconv_rfft
 
 # %% auto #0
-__all__ = ['CONVNEXT_CONFIGS', 'sgconv_scale_dim', 'SGConv2d', 'ConvNeXtConfig', 'default_stem_stride', 'stage_sizes',
-           'convnext_model', 'sgconv_layers', 'count_params', 'ConvNeXtClassifier', 'fft_flop_rules', 'count_flops',
-           'throughput', 'stage_kernels', 'fold_kernel', 'kernel_profile', 'grad_cam', 'prefix_lengths', 'fft_plan',
-           'TruncatedSGConv2d', 'prune_kernels', 'pruning_summary', 'pruning_speed', 'truncation_speed']
+__all__ = ['CONVNEXT_CONFIGS', 'sgconv_scale_dim', 'SGConv2d', 'ConvNeXtSize', 'default_stem_stride', 'stage_sizes',
+           'convnext_model', 'sgconv_layers', 'count_params', 'ConvNeXtConfig', 'ConvNeXtClassifier', 'fft_flop_rules',
+           'count_flops', 'throughput', 'stage_kernels', 'fold_kernel', 'kernel_profile', 'grad_cam', 'prefix_lengths',
+           'fft_plan', 'TruncatedSGConv2d', 'prune_kernels', 'pruning_summary', 'pruning_speed', 'truncation_speed']
 
 # %% ../nbs/51_sgconvnext.ipynb #04f5b65e
 def sgconv_scale_dim(length:int, # L = H*W, the flattened length of the feature map
@@ -82,7 +82,7 @@ class SGConv2d(nn.Module):
 
 # %% ../nbs/51_sgconvnext.ipynb #15f0cb61
 @dataclass(frozen=True)
-class ConvNeXtConfig:
+class ConvNeXtSize:
     "Depths and widths of one ConvNeXt size."
     depths:tuple[int, int, int, int] # blocks per stage
     dims:tuple[int, int, int, int] # channels per stage
@@ -91,13 +91,13 @@ class ConvNeXtConfig:
     source:str # where the numbers come from
 
 CONVNEXT_CONFIGS = {
-    'atto':  ConvNeXtConfig((2, 2, 6, 2), (40, 80, 160, 320), 0.0, 32, "timm convnext_atto (3.7M params at ImageNet)"),
-    'femto': ConvNeXtConfig((2, 2, 6, 2), (48, 96, 192, 384), 0.0, 32, "timm convnext_femto"),
-    'pico':  ConvNeXtConfig((2, 2, 6, 2), (64, 128, 256, 512), 0.0, 32, "timm convnext_pico"),
-    'tiny':  ConvNeXtConfig((3, 3, 9, 3), (96, 192, 384, 768), 0.1, 224, "ConvNeXt paper Sec. 3 / torchvision convnext_tiny; drop path TRAINING.md"),
-    'small': ConvNeXtConfig((3, 3, 27, 3), (96, 192, 384, 768), 0.4, 224, "ConvNeXt-S, as above"),
-    'base':  ConvNeXtConfig((3, 3, 27, 3), (128, 256, 512, 1024), 0.5, 224, "ConvNeXt-B, as above"),
-    'large': ConvNeXtConfig((3, 3, 27, 3), (192, 384, 768, 1536), 0.5, 224, "ConvNeXt-L, as above"),
+    'atto':  ConvNeXtSize((2, 2, 6, 2), (40, 80, 160, 320), 0.0, 32, "timm convnext_atto (3.7M params at ImageNet)"),
+    'femto': ConvNeXtSize((2, 2, 6, 2), (48, 96, 192, 384), 0.0, 32, "timm convnext_femto"),
+    'pico':  ConvNeXtSize((2, 2, 6, 2), (64, 128, 256, 512), 0.0, 32, "timm convnext_pico"),
+    'tiny':  ConvNeXtSize((3, 3, 9, 3), (96, 192, 384, 768), 0.1, 224, "ConvNeXt paper Sec. 3 / torchvision convnext_tiny; drop path TRAINING.md"),
+    'small': ConvNeXtSize((3, 3, 27, 3), (96, 192, 384, 768), 0.4, 224, "ConvNeXt-S, as above"),
+    'base':  ConvNeXtSize((3, 3, 27, 3), (128, 256, 512, 1024), 0.5, 224, "ConvNeXt-B, as above"),
+    'large': ConvNeXtSize((3, 3, 27, 3), (192, 384, 768, 1536), 0.5, 224, "ConvNeXt-L, as above"),
 }
 
 # %% ../nbs/51_sgconvnext.ipynb #db2b5867

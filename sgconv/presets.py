@@ -106,10 +106,14 @@ LRA_SMALL = {
                        mixers=lra_mixers(sgconv=dict(kernel_dim=32)),
                        train=dict(lr=0.004, weight_decay=0.03, batch_size=32, max_epochs=3, warmup_steps=100, val_check_interval=0.25),
                        models=_TRANSFORMER),
-    'pathx': dict(data=dict(resolution=128, difficulty='easy', n=1000),
-                  model=dict(_LRA_MODEL, n_layers=2, d_model=32, norm='batch', prenorm=True, dropout=0.0),
+    # Path-X at 128 px (16,384 pixels) with the small Pathfinder's easy geometry (3-paddle contours, one-paddle distractors,
+    # here 40 of them for the 16x larger image), 16,000 images, 2,000 steps: 2 blocks of width 32 (a 16K-long step is
+    # about 16 times a 1K-long one), the paper's Path-X kernel (cosine init, one alpha per channel in [1/3, 1]).
+    'pathx': dict(data=dict(resolution=128, difficulty='easy', contour_length=3, distractor_length=1, n_distractors=40, n=16_000, n_jobs=-1),
+                  model=dict(_LRA_MODEL, n_layers=2, d_model=32, norm='batch', prenorm=True, dropout=0.0, pool='last'),
                   mixers=lra_mixers(sgconv=dict(kernel_dim=64, init='cosine', decay=(1/3, 1.0))),
-                  train=dict(lr=0.004, weight_decay=0.03, batch_size=16, max_epochs=2, warmup_steps=20), models=_TRANSFORMER),
+                  train=dict(lr=0.004, weight_decay=0.03, batch_size=16, max_epochs=2, warmup_steps=100, val_check_interval=0.25,
+                             limit_val_batches=25), models=_TRANSFORMER),
 }
 
 # %% ../nbs/21_presets.ipynb #0b4c3d83
@@ -172,7 +176,8 @@ IMAGE_PRESETS = {
     'imagenet': dict(paper=_CONVNEXT_PAPER, smoke=dict(_IMAGE_SMOKE, data=dict(image_size=32))),
     'fmnist': dict(paper=dict(_CONVNEXT_PAPER, data=dict(pad=True, augment=True)),
                    small=dict(data=dict(pad=True, augment=True), model=dict(drop_path=0.0),
-                              train=dict(lr=2e-3, weight_decay=0.05, batch_size=64, max_epochs=1, warmup_steps=100, val_check_interval=0.5),
+                              train=dict(lr=2e-3, weight_decay=0.05, batch_size=64, max_epochs=1, max_steps=300, warmup_steps=30,
+                                         val_check_interval=150, limit_val_batches=40),
                               module=dict(label_smoothing=0.1)),
                    smoke=dict(_IMAGE_SMOKE, data=dict(pad=True, augment=True))),
     'cifar10-images': dict(small=dict(data=dict(augment=True), model=dict(drop_path=0.0),

@@ -102,7 +102,7 @@ def test_fashion_dataset_image_form(fake_fashion):
     x, y = ds['test'][4]
     assert x.shape == (1, 28, 28) and x.dtype == torch.float32 and y == int(fake[False][1][4])
     assert torch.allclose(x[0] * ds['test'].std + ds['test'].mean, torch.from_numpy(fake[False][0][4]).float() / 255, atol=1e-5)
-    assert ds['test'].mean == ds['train'].mean and ds['train'].info == TaskInfo('fashion_mnist', None, 1, 10, 784)
+    assert ds['test'].mean == ds['train'].mean and ds['train'].info == TaskInfo('fashion_mnist', None, 1, 10, 784, shape=(1, 28, 28))
     xs = torch.stack([ds['train'][i][0] for i in range(40)])
     assert abs(xs.mean()) < 1e-4 and abs(xs.std(unbiased=False) - 1) < 1e-3   # exact training statistics
     tr = {bytes(im.numpy()) for im in ds['train'].images}
@@ -168,7 +168,7 @@ def test_imagenet_folder_and_transforms(tree):
     assert {p.rsplit('.', 1)[1] for p, _ in tr.folder.samples} == {'JPEG', 'png'}
     x, y = tr[3]
     assert x.shape == (3, 48, 48) and x.dtype == torch.float32 and y == 1
-    assert torch.equal(va[2][0], va[2][0]) and tr.info == TaskInfo('imagenet', None, 3, 3, 48 * 48)
+    assert torch.equal(va[2][0], va[2][0]) and tr.info == TaskInfo('imagenet', None, 3, 3, 48 * 48, shape=(3, 48, 48))
     assert ImageNetDataset('train', root=root, image_size=32)[0][0].shape == (3, 32, 32)   # padded random crop path
     t = convnext_transform(ConvNeXtRecipe(), train=True, image_size=32)
     assert type(t.transforms[0]).__name__ == 'RandomCrop'
