@@ -69,8 +69,9 @@ def register_model(name:str, # the model's name
                    **options, # its default options
                   )->ModelEntry:
     "Register a model name"
-    if name in MODELS: raise ValueError(f"model {name!r} is already registered")
-    MODELS[name] = e = ModelEntry(name, backbone, options)
+    e = ModelEntry(name, backbone, options)
+    if name in MODELS and MODELS[name] != e: raise ValueError(f"model {name!r} is already registered (as {MODELS[name]})")
+    MODELS[name] = e   # registering the same entry again (a notebook and its module) changes nothing
     return e
 
 # %% ../nbs/20_models.ipynb #0480e2dd

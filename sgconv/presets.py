@@ -7,7 +7,7 @@ from __future__ import annotations
 
 # %% auto #0
 __all__ = ['LRA_PAPER', 'LRA_SMALL', 'LRA_SMOKE', 'SPEECH_PRESETS', 'IMAGE_PRESETS', 'PRESET_NAMES', 'PRESET_PARTS', 'PRESETS',
-           'LM_PRESETS', 'lra_mixers']
+           'LM_PRESETS', 'BERT_FINETUNE_LRS', 'BERT_PRESETS', 'lra_mixers']
 
 # %% ../nbs/21_presets.ipynb #4485cb8e
 # The convolution layer of all of the paper's LRA configs: GELU then a GLU output projection, 1 channel; the kernel's
@@ -257,3 +257,52 @@ LM_PRESETS = {'kjv-word': {'paper': _lm_paper('kjv', level='word'), 'small': _lm
               'kjv-byte': {'paper': _lm_paper('kjv', level='byte'), 'small': _lm_small('kjv', level='byte'), 'smoke': _lm_smoke('kjv', level='byte')},
               'wt103': {'paper': _lm_paper('wt103'), 'small': _lm_small('wt103'), 'smoke': _lm_smoke('wt103')}}
 PRESETS.update(LM_PRESETS)
+
+# %% ../nbs/21_presets.ipynb #835cc7d3
+BERT_FINETUNE_LRS = (2e-5, 3e-5, 4e-5, 5e-5) # Ke et al.'s fine-tuning search
+_BERT_ADAM = dict(weight_decay=0.01, betas=(0.9, 0.999), grad_clip=1.0)
+_BERT_MODULE = dict(schedule='linear', adam_eps=1e-6)
+_BERT_BASE = dict(d_model=768, n_heads=12, ffn_mult=4, prenorm=False, embed_norm=True, dropout=0.1, attn_dropout=0.1,
+                  act_dropout=0.0, pooler_dropout=0.1, kernel_dim=64)
+_BERT_SMALL = dict(_BERT_BASE, d_model=64, n_heads=2, kernel_dim=32)
+_BERT_SMOKE = dict(_BERT_BASE, d_model=16, n_heads=2, ffn_mult=1, kernel_dim=4, pattern='{A,C}')
+
+_MLM = {
+    'paper': dict(data=dict(corpus='files', vocab_size=32768, lowercase=False, max_len=512, mask_prob=0.15),
+                  model=_BERT_BASE,
+                  train=dict(_BERT_ADAM, lr=1e-4, warmup_steps=10_000, batch_size=16, max_steps=1_000_000, max_epochs=-1,
+                             precision='16-mixed', val_check_interval=25_000),
+                  module=_BERT_MODULE),
+    'small': dict(data=dict(vocab_size=8192, gcide=30_000, max_len=128),
+                  model=_BERT_SMALL,
+                  train=dict(_BERT_ADAM, lr=5e-4, warmup_steps=100, batch_size=16, max_steps=1200, max_epochs=-1,
+                             val_check_interval=200, limit_val_batches=32, log_every_n_steps=20),
+                  module=_BERT_MODULE),
+    'smoke': dict(data=dict(vocab_size=200, gcide=0, max_len=32),
+                  model=_BERT_SMOKE,
+                  train=dict(_BERT_ADAM, lr=1e-3, warmup_steps=1, batch_size=4, max_epochs=2, limit_train_batches=2,
+                             limit_val_batches=2, limit_test_batches=2, log_every_n_steps=1),
+                  module=_BERT_MODULE),
+}
+
+# %% ../nbs/21_presets.ipynb #7d1d6d28
+def _finetune(epochs:int, small_epochs:int=3, **data)->dict:
+    "The three presets of one fine-tuning task"
+    return {
+        'paper': dict(data=dict(data, max_len=512), model=_BERT_BASE,
+                      train=dict(_BERT_ADAM, lr=BERT_FINETUNE_LRS[0], batch_size=32, max_epochs=epochs, precision='16-mixed'),
+                      module=dict(_BERT_MODULE, warmup_ratio=0.06)),
+        'small': dict(data=dict(data, max_len=128), model=_BERT_SMALL,
+                      train=dict(_BERT_ADAM, lr=1e-4, batch_size=32, max_epochs=small_epochs, log_every_n_steps=20),
+                      module=dict(_BERT_MODULE, warmup_ratio=0.06)),
+        'smoke': dict(data=dict(data, max_len=32, **({'n_train': 16, 'n_eval': 8} if 'n_train' in data else {'n_max': 8})), model=_BERT_SMOKE,
+                      train=dict(_BERT_ADAM, lr=1e-3, batch_size=4, max_epochs=1, limit_train_batches=2, limit_val_batches=2,
+                                 limit_test_batches=2, log_every_n_steps=1),
+                      module=dict(_BERT_MODULE, warmup_ratio=0.06)),
+    }
+
+_SUITE_DATA = dict(n_train=4000, n_eval=1000)
+BERT_PRESETS = {'bert-mlm': _MLM,
+                **{f'kjv-{t}': _finetune(10, **_SUITE_DATA) for t in ('section', 'next', 'accept', 'distance')},
+                **{f'glue-{t}': _finetune(5 if t in ('mnli', 'qnli', 'qqp') else 10) for t in ('mnli', 'qnli', 'qqp', 'sst2', 'cola', 'stsb')}}
+PRESETS.update(BERT_PRESETS)

@@ -59,7 +59,7 @@ TASKS:dict[str, Task] = {}
 
 def register_task(task:Task)->Task:
     "Add a task to the registry"
-    if task.name in TASKS: raise ValueError(f"task {task.name!r} is already registered")
+    if task.name in TASKS and TASKS[task.name] != task: raise ValueError(f"task {task.name!r} is already registered")
     TASKS[task.name] = task
     return task
 
@@ -208,3 +208,20 @@ for _t in [Task('kjv-word', 'sgconv.data.lm:LMDataset', 'kjv', description='King
            Task('kjv-byte', 'sgconv.data.lm:LMDataset', 'kjv', description='King James Bible, byte level (language modelling)', **_LM),
            Task('wt103', 'sgconv.data.lm:LMDataset', 'wt103', description='WikiText-103, word level (needs wikitext-103-v1.zip unpacked)', **_LM)]:
     register_task(_t)
+
+# %% ../nbs/22_tasks.ipynb #7566bebb
+_BERT_TASK = dict(backbone='bert', registers='sgconv.bert', module='sgconv.bert_train:FineTuneModule')
+register_task(Task('bert-mlm', 'sgconv.data.bert:MLMDataset', 'kjv', kind='masked-lm', backbone='bert', registers='sgconv.bert',
+                   module='sgconv.bert_train:MLMModule', collate='sgconv.data.bert:mlm_collate',
+                   description='masked-language pretraining: the Bible and GCIDE (or your text files)'))
+for _n, _c, _k, _d in [('section', 'KJVSectionDataset', 'classification', 'KJV verse -> its section of the Bible (held-out books)'),
+                       ('next', 'KJVNextDataset', 'classification', 'KJV verse pair: does B follow A? (held-out books)'),
+                       ('accept', 'KJVAcceptDataset', 'classification', 'KJV verse: real, or two words swapped / one replaced? (held-out books)'),
+                       ('distance', 'KJVDistanceDataset', 'regression', 'KJV verse pair: closeness 0-5 by distance (held-out books)')]:
+    register_task(Task(f'kjv-{_n}', f'sgconv.data.bert:{_c}', 'kjv', kind=_k, description=_d,
+                       extra_tests={'test_matched': ExtraTest(dict(matched=True))} if _n == 'section' else {}, **_BERT_TASK))
+for _n, _c, _d in [('mnli', 'MNLIDataset', 'MNLI (matched; mismatched as test_mm)'), ('qnli', 'QNLIDataset', 'QNLI'), ('qqp', 'QQPDataset', 'QQP'),
+                   ('sst2', 'SST2Dataset', 'SST-2'), ('cola', 'CoLADataset', 'CoLA'), ('stsb', 'STSBDataset', 'STS-B')]:
+    register_task(Task(f'glue-{_n}', f'sgconv.data.glue:{_c}', 'glue', kind='regression' if _n == 'stsb' else 'classification',
+                       description=f'GLUE {_d} (needs the TSV files)', extra_tests={'test_mm': ExtraTest(dict(mismatched=True))} if _n == 'mnli' else {},
+                       **_BERT_TASK))

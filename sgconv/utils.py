@@ -75,7 +75,10 @@ def registered_as(registry:dict, # the registry: name -> class
                  )->Callable[[type], type]:
     "Class decorator: add the class to `registry` under `name` (once) and set `cls.<attr> = name`"
     def deco(cls:type)->type:
-        if name in registry: raise ValueError(f"{name!r} is already registered (by {registry[name].__name__})")
+        old = registry.get(name)
+        # the same class defined again (a notebook and the module exported from it, a cell run twice) replaces itself
+        if old is not None and old.__qualname__ != cls.__qualname__:
+            raise ValueError(f"{name!r} is already registered (by {old.__name__})")
         setattr(cls, attr, name); registry[name] = cls
         return cls
     return deco
