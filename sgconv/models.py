@@ -222,7 +222,7 @@ register_model('transformer', 'seq', mixer='attention', ffn_mult=1, positions='s
 
 # %% ../nbs/20_models.ipynb #290e0482
 # Modules that register further backbones and models when imported (they need the experiment extras, e.g. torchvision)
-MODEL_PLUGINS = ['sgconv.convnext']
+MODEL_PLUGINS = ['sgconv.convnext', 'sgconv.lm', 'sgconv.bert']
 
 def load_model_plugins()->list[str]:
     "Import the modules of MODEL_PLUGINS that can be imported (their models join MODELS); the names of those that cannot"

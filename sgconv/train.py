@@ -12,7 +12,7 @@ import torch
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 
-from .models import MODELS, count_params, reads_other_rates
+from .models import MODELS, count_params, reads_other_rates, load_model_plugins
 from .presets import PRESET_NAMES
 from .tasks import TASKS, get_task, resolve_run
 from .results import results_markdown, write_results, load_results
@@ -154,6 +154,7 @@ def parse_overrides(pairs:Sequence[str])->dict:
 def _listing()->str:
     "The registered tasks (with their presets) and models"
     from sgconv.presets import PRESETS
+    load_model_plugins()   # the models of SGConvNeXt, the language models and BERT
     lines = ['tasks:'] + [f"  {t.name:<14} {t.kind:<15} presets: {','.join(PRESETS.get(t.name, {}))}  {t.description}" for t in TASKS.values()]
     return '\n'.join(lines + ['models:'] + [f"  {m.name:<14} backbone {m.backbone}" for m in MODELS.values()])
 

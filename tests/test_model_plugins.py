@@ -7,3 +7,9 @@ def test_plugin_model_found_by_name():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == 'atto'
+
+def test_language_models_found_by_name():
+    code = "from sgconv.models import model_config; print(model_config('hybrid18').model)"
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == 'hybrid18'
