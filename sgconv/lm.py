@@ -16,7 +16,7 @@ from .utils import patch, check_int, check_choice, check_fraction
 from .data.core import TaskInfo
 from .blocks import ResidualBlock, FeedForward, make_norm
 from .layer import GlobalConv
-from .mixers import MIXERS, mixer_config
+from .mixers import MIXERS, MixerConfig, mixer_config
 from .models import MODELS, register_backbone, register_model, count_params
 from .pattern import parse_pattern, BLOCK_KINDS
 from .txl import RelAttentionConfig, RelMultiHeadAttn, update_memory

@@ -84,7 +84,7 @@ def quarto_like(nb):
     return nb
 
 
-def render(out:Path, screenshots:bool):
+def render(out:Path, screenshots:bool, only:list[str]|None=None):
     proc = process_notebooks()
     es5 = mathjax_dir()
     if out.exists(): shutil.rmtree(out)
@@ -101,7 +101,8 @@ def render(out:Path, screenshots:bool):
                f'background:#f7f7f9;border-right:1px solid #ddd;font-family:sans-serif;font-size:14px">'
                f'<b>sgconv</b><ul style="padding-left:1em">{nav}</ul></nav><div style="margin-left:250px">')
     exporter = HTMLExporter(template_name='lab', mathjax_url='mathjax/tex-chtml.js', exclude_input_prompt=True, exclude_output_prompt=True)
-    for p, h, t in pages:
+    todo = [(p, h, t) for p, h, t in pages if not only or any(p.stem.startswith(o) for o in only)]
+    for p, h, t in todo:
         nb = quarto_like(nbformat.read(p, as_version=4))
         body, _ = exporter.from_notebook_node(nb)
         body = body.replace('<script src="mathjax/tex-chtml.js">', MATHJAX_CONFIG + '<script src="mathjax/tex-chtml.js">', 1)
@@ -109,7 +110,7 @@ def render(out:Path, screenshots:bool):
         body = body.replace('<title>Notebook</title>', f'<title>{html.escape(t)} – sgconv</title>')
         (out/h).write_text(body)
         print(f'wrote {out/h}')
-    if screenshots: take_screenshots(out, [h for _, h, _ in pages])
+    if screenshots: take_screenshots(out, [h for _, h, _ in todo])
 
 
 def take_screenshots(out:Path, pages):
@@ -130,5 +131,6 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default='_docs_offline', help='output folder (relative to the repository root)')
     ap.add_argument('--screenshots', action='store_true', help='also save a PNG of every page (needs chromium)')
+    ap.add_argument('--pages', nargs='*', help='render only the pages whose names start so, e.g. 32 53 (the sidebar lists all)')
     a = ap.parse_args()
-    render(ROOT/a.out, a.screenshots)
+    render(ROOT/a.out, a.screenshots, a.pages)
