@@ -84,7 +84,7 @@ def plot_figure2(panels:dict, # title -> figure2_kernels(...) output
                 ):
     "Kernel magnitudes (faint), tail envelopes (bold) at initialisation and after training, one row per title"
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(len(panels), 2, figsize=(11, 3.1 * len(panels)), squeeze=False, sharey='row')
+    fig, axes = plt.subplots(len(panels), 2, figsize=(11, 3.4 * len(panels)), squeeze=False, sharey='row')
     for row, (title, d) in zip(axes, panels.items()):
         for ax, name in zip(row, ('initial', 'trained')):
             K = d[name][layer].float()
@@ -92,7 +92,7 @@ def plot_figure2(panels:dict, # title -> figure2_kernels(...) output
             for h in range(K.shape[0]):
                 ax.semilogy(p, K[h].abs() + 1e-12, color=f'C{h}', alpha=0.2, lw=0.5)
                 ax.semilogy(p, kernel_envelope(K[h:h + 1]) + 1e-12, color=f'C{h}', lw=1.2)
-            ax.set(title=f'{title}: {name} (layer {layer}, slope {d[name + "_slopes"][layer]:.2f})', xlabel='position k', ylabel='|K_k|')
+            ax.set(title=f'{title}\n{name} (layer {layer}, slope {d[name + "_slopes"][layer]:.2f})', xlabel='position k', ylabel='|K_k|')
             ax.grid(alpha=0.3, which='both')
     fig.tight_layout()
     return fig

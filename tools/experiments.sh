@@ -35,7 +35,7 @@ case "${1:-}" in
   collect)
     $PY tools/collect_runs.py results/speech $RUNS/speech/*-s*.json
     $PY tools/collect_runs.py results/lra $RUNS/lra/*-s*.json
-    $PY tools/figure2.py results/speech/figure2.pt "Pathfinder, S4:results/lra/results.json:pathfinder:s4" "SC10 raw, S4D:results/speech/results.json:sc10-raw:s4d"
+    $PY tools/figure2.py results/speech/figure2.pt "Pathfinder, S4:results/lra/results.json:pathfinder:s4" "SC10 raw, S4D:results/speech/results.json:sc10-raw:s4d"   # this session: the step-200 checkpoint of an S4D run stopped at step 280
     $PY tools/collect_runs.py results/vision $RUNS/vision/*-s*.json
     $PY tools/vision_artifacts.py results/vision ;;
   *) echo "usage: $0 speech [seeds] | vision [seeds] | figure2 | collect"; exit 1 ;;

@@ -4,8 +4,8 @@ saved for the speech results page (nbs/32_speech_results).
 
     python tools/figure2.py results/speech/figure2.pt "SC10 raw:results/speech/results.json:sc10-raw" "Pathfinder:results/lra/results.json:pathfinder"
 
-Each panel is TITLE:RESULTS_FILE:TASK[:MODEL]; the seed-0 row of that task and model (default --model) in that file
-gives the checkpoint.
+Each panel is TITLE:RESULTS_FILE:TASK[:MODEL] (the seed-0 row of that task and model, default --model, in that file
+gives the checkpoint) or TITLE:CHECKPOINT.ckpt.
 """
 import argparse
 from pathlib import Path
@@ -20,6 +20,11 @@ p.add_argument('--positions', type=int, default=4096); p.add_argument('--feature
 a = p.parse_args()
 panels = {}
 for spec in a.panels:
+    if spec.endswith('.ckpt'):   # TITLE:CHECKPOINT, a checkpoint given directly
+        title, ck = spec.split(':', 1)
+        panels[title] = figure2_kernels(ck, positions=a.positions, features=a.features, seed=a.seed)
+        print(title, 'slopes initial', [round(s, 2) for s in panels[title]['initial_slopes']], 'trained', [round(s, 2) for s in panels[title]['trained_slopes']])
+        continue
     title, f, task, *model = spec.split(':')
     model = model[0] if model else a.model
     rows = [r for r in load_results(f, root=Path(f).parent) if r['task'] == task and r['model'] == model and r['seed'] == a.seed]
