@@ -13,6 +13,7 @@ from torch import Tensor
 
 from .harness import TrainModule, load_checkpoint
 from .lm import LanguageModel
+from .models import MODELS
 from .data.core import Vocab
 from .data.lm import EOS, kjv_word_tokens
 
@@ -30,7 +31,7 @@ class LMModule(TrainModule):
                  tests:dict|None=None, # test-set name -> forward options (only 'test' for these tasks)
                 ):
         super().__init__(info, model, train)
-        if not isinstance(self.model, LanguageModel):
+        if MODELS.get(model.get('model')) is None or MODELS[model['model']].backbone != 'lm':   # by registry: a notebook may redefine the class
             raise TypeError(f"the language-model tasks need a language model (backbone 'lm': txl16, hybrid18, ...), got {model.get('model')!r}")
         self.tests = dict(tests or {'test': {}})
         self.memory, self._sums = {}, {}
