@@ -1,0 +1,46 @@
+#!/usr/bin/env python
+"""Rewrite the README's result tables from the committed results files (between `<!-- name -->` and `<!-- /name -->`):
+
+    python tools/readme_tables.py          # speech (Table 3), vision (Fashion-MNIST), lm (Table 4)
+"""
+import json, re, statistics
+from pathlib import Path
+from sgconv.results import load_results, summarize, mean_std
+from sgconv.speech_results import table3
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def speech()->str:
+    rows = load_results(ROOT/'results/speech/results.json', root=ROOT/'results/speech')
+    return table3(rows, models={'sgconv': 'SGConv', 's4d': 'S4D', 's4': 'S4', 'cnn': 'CNN', 'transformer': 'Transformer'})
+
+def vision()->str:
+    rows = load_results(ROOT/'results/vision/results.json', root=ROOT/'results/vision')
+    meas = json.loads((ROOT/'results/vision/measures.json').read_text()) if (ROOT/'results/vision/measures.json').exists() else {}
+    acc = {s['model']: s for s in summarize(rows, by=('model',))}
+    out = ['| model | test accuracy (%) | seeds | parameters | MFLOPs / image (inference, training) | images/s vs ConvNeXt (inference, training) |', '|---|---|---|---|---|---|']
+    base = meas.get('convnext-atto')
+    for m in ('sgconvnext-atto', 'convnext-atto'):
+        if m not in acc: continue
+        d = meas.get(m)
+        fl = f"{d['flops'] / 1e6:.0f}, {d['train_flops'] / 1e6:.0f}" if d else ''
+        sp = f"{d['infer_ips'] / base['infer_ips']:.2f}, {d['train_ips'] / base['train_ips']:.2f}" if d and base else ''
+        out.append(f"| {m} | {mean_std(acc[m]['test_acc_values'])} | {acc[m]['n']} | {d['params'] if d else acc[m].get('params', ''):,} | {fl} | {sp} |")
+    return '\n'.join(out)
+
+def lm()->str:
+    files = sorted((ROOT/'results/lm/table4').glob('*.json'))
+    rows = [r for f in files for r in (json.loads(f.read_text()) if isinstance(json.loads(f.read_text()), list) else [json.loads(f.read_text())])]
+    out = ['| model | parameters | val perplexity | test perplexity | seeds |', '|---|---|---|---|---|']
+    for m in ('txl16', 'hybrid16', 'txl18', 'hybrid18', 'sgconv-lm'):
+        rs = [r for r in rows if r['model'] == m]
+        if not rs: continue
+        f = lambda k: (f"{statistics.fmean(v):.1f} ± {statistics.stdev(v):.1f}" if len(v := [r[k] for r in rs]) > 1 else f"{v[0]:.1f}")
+        out.append(f"| {m} | {rs[0]['params']:,} | {f('val_ppl')} | {f('test_ppl')} | {len(rs)} |")
+    return '\n'.join(out)
+
+text = (ROOT/'README.md').read_text()
+for name, fn in (('speech', speech), ('vision', vision), ('lm', lm)):
+    pat = re.compile(rf'(<!-- {name} -->\n)(.*?)(<!-- /{name} -->)', re.S)
+    if pat.search(text): text = pat.sub(lambda m: m.group(1) + fn() + '\n' + m.group(3), text); print('updated', name)
+(ROOT/'README.md').write_text(text)
