@@ -69,6 +69,8 @@ def check_rate(rate:Any)->float:
     return float(rate)
 
 # %% ../nbs/00_utils.ipynb #9bcdf7d1
+def _in_notebook(cls:type)->bool: return cls.__module__ == '__main__'   # classes defined in a notebook or a script
+
 def registered_as(registry:dict, # the registry: name -> class
                   name:str, # the name to register under
                   attr:str='name', # the class attribute that records the name
@@ -76,9 +78,12 @@ def registered_as(registry:dict, # the registry: name -> class
     "Class decorator: add the class to `registry` under `name` (once) and set `cls.<attr> = name`"
     def deco(cls:type)->type:
         old = registry.get(name)
-        # the same class defined again (a notebook and the module exported from it, a cell run twice) replaces itself
         if old is not None and old.__qualname__ != cls.__qualname__:
             raise ValueError(f"{name!r} is already registered (by {old.__name__})")
+        # The same class defined again (a cell run twice, or a notebook defining what its module exports) replaces the
+        # entry, except that a notebook's copy never replaces the package's: code elsewhere checks for the package's class.
+        if old is not None and _in_notebook(cls) and not _in_notebook(old):
+            setattr(cls, attr, name); return cls
         setattr(cls, attr, name); registry[name] = cls
         return cls
     return deco
