@@ -72,6 +72,11 @@ class BertModule(TrainModule):
         self.tests, self.schedule, self.warmup_ratio, self.adam_eps = dict(tests or {'test': {}}), schedule, warmup_ratio, adam_eps
         self.tokenizer_json = None
 
+    # every BERT module defines `step(batch, split)`; the test sets are named in `self.tests`
+    def training_step(self, batch, batch_idx): return self.step(batch, 'train')
+    def validation_step(self, batch, batch_idx): self.step(batch, 'val')
+    def test_step(self, batch, batch_idx, dataloader_idx:int=0): self.step(batch, list(self.tests)[dataloader_idx])
+
     def configure_optimizers(self):
         t = self.train_cfg
         opt, sched = bert_optimizer(self.model, lr=t.lr, weight_decay=t.weight_decay, betas=t.betas, eps=self.adam_eps,
@@ -133,15 +138,6 @@ class MLMModule(BertModule):
         return loss
 
 # %% ../nbs/73_bert_train.ipynb #6281bf14
-@patch
-def training_step(self:MLMModule, batch, batch_idx): return self.step(batch, 'train')
-
-@patch
-def validation_step(self:MLMModule, batch, batch_idx): self.step(batch, 'val')
-
-@patch
-def test_step(self:MLMModule, batch, batch_idx, dataloader_idx:int=0): self.step(batch, list(self.tests)[dataloader_idx])
-
 @patch
 def _log_ppl(self:MLMModule):
     "Log the perplexity of each evaluated split over all its masked tokens, and start counting again"
@@ -221,15 +217,6 @@ def step(self:FineTuneModule, batch, split:str)->Tensor:
         self.log_metrics(split, len(y), loss=loss)
         o = self._out.setdefault(split, ([], [])); o[0].append(out.detach().float().cpu()); o[1].append(y.detach().cpu())
     return loss
-
-@patch
-def training_step(self:FineTuneModule, batch, batch_idx): return self.step(batch, 'train')
-
-@patch
-def validation_step(self:FineTuneModule, batch, batch_idx): self.step(batch, 'val')
-
-@patch
-def test_step(self:FineTuneModule, batch, batch_idx, dataloader_idx:int=0): self.step(batch, list(self.tests)[dataloader_idx])
 
 # %% ../nbs/73_bert_train.ipynb #480a0980
 @patch
