@@ -30,7 +30,7 @@ def vision()->str:
 
 def lm()->str:
     files = sorted((ROOT/'results/lm/table4').glob('*.json'))
-    rows = [r for f in files for r in (json.loads(f.read_text()) if isinstance(json.loads(f.read_text()), list) else [json.loads(f.read_text())])]
+    rows = [r for f in files for r in load_results(f)]   # each file holds one run's rows
     out = ['| model | parameters | val perplexity | test perplexity | seeds |', '|---|---|---|---|---|']
     for m in ('txl16', 'hybrid16', 'txl18', 'hybrid18', 'sgconv-lm'):
         rs = [r for r in rows if r['model'] == m]
