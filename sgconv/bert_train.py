@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .utils import patch, check_choice, check_fraction
-from .optim import build_optimizer
+from .optim import SCHEDULES, build_optimizer
 from .harness import TrainModule
 from .data.bert import IGNORE, load_tokenizer, tokenizer_hash
 from .data.glue import task_metrics
@@ -22,39 +22,23 @@ import sgconv.bert   # registers the `bert` backbone and the models bert, sgconv
 from .bert import BertConfig
 
 # %% auto #0
-__all__ = ['BERT_SCHEDULES', 'FINETUNE_OPTIONS', 'SUITE', 'GLUE', 'linear_warmup', 'bert_optimizer', 'BertModule', 'MLMModule',
-           'FineTuneModule', 'pretrain_finetune', 'main']
+__all__ = ['FINETUNE_OPTIONS', 'SUITE', 'GLUE', 'bert_optimizer', 'BertModule', 'MLMModule', 'FineTuneModule',
+           'pretrain_finetune', 'main']
 
 # %% ../nbs/73_bert_train.ipynb #e7b3ca6e
-BERT_SCHEDULES = ('linear', 'cosine', 'constant')
-
-def linear_warmup(step:int, # optimiser steps taken
-                  warmup:int, # steps of linear warm-up
-                  total:int, # total steps; the factor reaches 0 there
-                 )->float: # learning-rate factor in [0, 1]
-    "Linear warm-up then linear decay to zero (fairseq's polynomial_decay with power 1)"
-    if step < warmup: return (step + 1) / (warmup + 1)
-    return max(0.0, 1.0 - (step - warmup) / max(total - warmup, 1))
-
 def bert_optimizer(model:torch.nn.Module, # the model
                    *, lr:float, weight_decay:float=0.01, betas:tuple=(0.9, 0.999), # Adam's settings
                    eps:float=1e-6, # Adam's epsilon (Ke et al.: 1e-6)
                    warmup_steps:int=0, # linear warm-up steps (used when warmup_ratio is None)
                    warmup_ratio:float|None=None, # warm-up as a share of total_steps (fine-tuning: 0.06)
                    total_steps:int=1, # optimiser steps of the whole run
-                   schedule:Literal['linear','cosine','constant']='linear', # after the warm-up
+                   schedule:Literal['cosine','linear','constant']='linear', # after the warm-up (Ke et al.: linear)
                   )->tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    "The harness's optimiser (`build_optimizer`: AdamW over `param_groups`) with Adam's epsilon and the schedule of `schedule`"
-    check_choice('schedule', schedule, BERT_SCHEDULES)
+    "The harness's optimiser (`build_optimizer`) with Ke et al.'s defaults: epsilon 1e-6, weight decay 0.01, linear decay, warm-up by steps or by share"
     total = max(int(total_steps), 1)
     warm = round(check_fraction('warmup_ratio', warmup_ratio) * total) if warmup_ratio is not None else int(warmup_steps)
-    linear = schedule == 'linear'
-    opt, sched = build_optimizer(model, lr=lr, weight_decay=weight_decay, betas=betas, warmup_steps=0 if linear else warm,
-                                 total_steps=total, schedule='constant' if linear else schedule)
-    opt.defaults['eps'] = eps
-    for g in opt.param_groups: g['eps'] = eps
-    if linear: sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: linear_warmup(s, warm, total))   # replaces the constant factor 1
-    return opt, sched
+    return build_optimizer(model, lr=lr, weight_decay=weight_decay, betas=betas, eps=eps, warmup_steps=warm,
+                           total_steps=total, schedule=schedule)
 
 # %% ../nbs/73_bert_train.ipynb #4f3603c5
 class BertModule(TrainModule):
@@ -63,12 +47,12 @@ class BertModule(TrainModule):
                  model:dict, # flat model options, with the model name under 'model'
                  train:dict|None=None, # TrainConfig fields
                  tests:dict|None=None, # test-set name -> forward keyword arguments (the harness sets them)
-                 *, schedule:Literal['linear','cosine','constant']='linear', # after the warm-up (Ke et al.: linear)
+                 *, schedule:Literal['cosine','linear','constant']='linear', # after the warm-up (Ke et al.: linear)
                  warmup_ratio:float|None=None, # warm-up as a share of the steps; None: train.warmup_steps
                  adam_eps:float=1e-6, # Adam's epsilon
                 ):
         super().__init__(info, model, train)
-        check_choice('schedule', schedule, BERT_SCHEDULES)
+        check_choice('schedule', schedule, SCHEDULES)
         self.tests, self.schedule, self.warmup_ratio, self.adam_eps = dict(tests or {'test': {}}), schedule, warmup_ratio, adam_eps
         self.tokenizer_json = None
 

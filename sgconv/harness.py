@@ -104,8 +104,8 @@ class TrainModule(L.LightningModule):
 
     def configure_optimizers(self):
         t = self.train_cfg
-        opt, sched = build_optimizer(self.model, lr=t.lr, weight_decay=t.weight_decay, betas=t.betas, warmup_steps=t.warmup_steps,
-                                     total_steps=self.trainer.estimated_stepping_batches, schedule=t.schedule)
+        opt, sched = build_optimizer(self.model, lr=t.lr, weight_decay=t.weight_decay, betas=t.betas, eps=t.adam_eps,
+                                     warmup_steps=t.warmup_steps, total_steps=self.trainer.estimated_stepping_batches, schedule=t.schedule)
         return {'optimizer': opt, 'lr_scheduler': {'scheduler': sched, 'interval': 'step'}}
 
     def log_metrics(self, split:str, # 'train', 'val', 'test', or an extra test set's name

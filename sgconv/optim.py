@@ -13,7 +13,7 @@ from torch import nn
 from .utils import check_choice
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'param_groups', 'cosine_warmup', 'build_optimizer']
+__all__ = ['SCHEDULES', 'param_groups', 'cosine_warmup', 'linear_warmup', 'build_optimizer']
 
 # %% ../nbs/08_optim.ipynb #1728c483
 def param_groups(model:nn.Module, # the model
@@ -31,32 +31,43 @@ def param_groups(model:nn.Module, # the model
     return list(groups.values())
 
 # %% ../nbs/08_optim.ipynb #c9b54213
+def _warmup_then(step:int, warmup:int, total:int, decay)->float:
+    "Linear warmup over `warmup` steps, then `decay(progress)` with progress going from 0 to 1 at step `total`"
+    if step < warmup: return (step + 1) / (warmup + 1)
+    return decay(min((step - warmup) / max(total - warmup, 1), 1.0))
+
 def cosine_warmup(step:int, # optimiser steps taken
                   warmup:int, # steps of linear warmup
                   total:int, # total steps; the factor reaches 0 there
                  )->float: # learning-rate factor in [0, 1]
     "Linear warmup then cosine decay to zero"
-    if step < warmup: return (step + 1) / (warmup + 1)
-    progress = min((step - warmup) / max(total - warmup, 1), 1.0)
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return _warmup_then(step, warmup, total, lambda p: 0.5 * (1.0 + math.cos(math.pi * p)))
+
+def linear_warmup(step:int, # optimiser steps taken
+                  warmup:int, # steps of linear warmup
+                  total:int, # total steps; the factor reaches 0 there
+                 )->float: # learning-rate factor in [0, 1]
+    "Linear warmup then linear decay to zero (fairseq's `polynomial_decay` with power 1, which BERT pretraining uses)"
+    return _warmup_then(step, warmup, total, lambda p: 1.0 - p)
 
 # %% ../nbs/08_optim.ipynb #53cef905
-SCHEDULES = ('cosine', 'constant')
+SCHEDULES = ('cosine', 'linear', 'constant')
 
 def build_optimizer(model:nn.Module, # the model whose parameters are trained
                     *,
                     lr:float, # global learning rate
                     weight_decay:float=0.0, # global weight decay
                     betas:tuple[float,float]=(0.9, 0.999), # AdamW betas
+                    eps:float=1e-8, # AdamW epsilon (PyTorch's default; BERT pretraining uses 1e-6)
                     warmup_steps:int=0, # linear warmup steps
-                    total_steps:int=1, # optimiser steps of the whole run (the cosine reaches 0 there)
-                    schedule:Literal['cosine','constant']='cosine', # after the warmup: cosine to 0, or constant
+                    total_steps:int=1, # optimiser steps of the whole run (the cosine and the linear decay reach 0 there)
+                    schedule:Literal['cosine','linear','constant']='cosine', # after the warmup: cosine or linear decay to 0, or constant
                    )->tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     "AdamW over `param_groups` and its per-step learning-rate scheduler"
     check_choice('schedule', schedule, SCHEDULES)
     groups = [{k: v for k, v in g.items() if k != 'names'} for g in param_groups(model, lr, weight_decay)]
-    opt = torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), weight_decay=weight_decay)
+    opt = torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
     total = max(int(total_steps), 1)
-    factor = ((lambda s: cosine_warmup(s, warmup_steps, total)) if schedule == 'cosine' else
-              (lambda s: min(1.0, (s + 1) / (warmup_steps + 1))))
+    decay = {'cosine': cosine_warmup, 'linear': linear_warmup}.get(schedule)
+    factor = ((lambda s: decay(s, warmup_steps, total)) if decay else (lambda s: min(1.0, (s + 1) / (warmup_steps + 1))))
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)

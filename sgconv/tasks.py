@@ -123,8 +123,9 @@ class TrainConfig:
     lr:float=1e-3 # global learning rate (AdamW)
     weight_decay:float=0.0 # global weight decay (none on biases, norms and parameters that say otherwise)
     betas:tuple=(0.9, 0.999) # AdamW betas
+    adam_eps:float=1e-8 # AdamW epsilon
     warmup_steps:int=0 # linear warmup, in optimiser steps
-    schedule:Literal['cosine','constant']='cosine' # after the warmup
+    schedule:Literal['cosine','linear','constant']='cosine' # after the warmup: cosine or linear decay to 0, or constant
     batch_size:int=32 # per device
     max_epochs:int=10 # epochs (or until max_steps)
     max_steps:int=-1 # optimiser steps; -1: no limit
