@@ -24,9 +24,9 @@ from .results import write_results
 __all__ = ['COLUMNS', 'BLOCK_VARIANTS', 'BLOCKS', 'DEFAULT_BLOCKS', 'SECTIONS', 'SPEECH_MODELS', 'VISION_MODELS', 'BENCHES',
            'MEMORY_PAIRS', 'machine_info', 'time_interleaved', 'make_block', 'BenchConfig', 'bench_kernels',
            'bench_blocks', 'probe_memory', 'bench_memory', 'bench_floor', 'bench_share', 'bench_generation', 'targets',
-           'format_table', 'pivot', 'report', 'plot_results', 'bench_speech', 'bench_vision', 'run_benchmark', 'main',
-           'ratio_tables', 'second_pass_targets', 'second_pass_config', 'run_second_pass', 'second_pass_report',
-           'table7']
+           'format_table', 'pivot', 'report', 'plot_results', 'bench_speech', 'bench_vision', 'bench_steps',
+           'bench_bert_encoders', 'run_benchmark', 'main', 'ratio_tables', 'second_pass_targets', 'second_pass_config',
+           'run_second_pass', 'second_pass_report', 'table7']
 
 # %% ../nbs/60_bench.ipynb #13138eb7
 def machine_info(device:str='cpu')->dict:
@@ -98,7 +98,7 @@ def make_block(kind:str, # a mixer name (MIXERS) or a variant (BLOCK_VARIANTS)
     return ResidualBlock(cfg.build(d_model, L, bidirectional=bidirectional), d_model, norm='layer')
 
 # %% ../nbs/60_bench.ipynb #c3d65494
-SECTIONS = ('kernel', 'block', 'memory', 'floor', 'share', 'generation', 'speech', 'vision')
+SECTIONS = ('kernel', 'block', 'memory', 'floor', 'share', 'generation', 'speech', 'steps', 'vision', 'bert')
 
 @dataclass
 class BenchConfig:
@@ -121,9 +121,14 @@ class BenchConfig:
     speech_models:tuple = ('sgconv', 's4d', 's4', 'cnn') # speech models (sc10-raw `small` preset) for the training-step section
     speech_batch:int = 16 # clips per training step
     speech_length:int = 16000 # samples per clip
+    step_tasks:tuple = ('listops', 'pathfinder') # tasks whose `small` SGConv model's training step the steps section times
+    step_batch:int|None = None # examples per step there (None: the preset's batch)
     vision_models:tuple = ('sgconvnext-atto', 'convnext-atto') # image models for the vision section
     vision_sizes:tuple = (32, 64, 224) # image sizes (pixels per side)
     vision_batch:int = 8 # images per call
+    bert_models:tuple = ('bert', 'sgconvbert') # encoders for the bert section (12 layers each)
+    bert_lengths:tuple = (512, 4096) # tokens per sequence there
+    bert_batch:int = 1 # sequences per call there
     sections:tuple = SECTIONS # what to run
     device:str = 'cpu' # 'cpu' or 'cuda'
     threads:int|None = None # torch.set_num_threads for the run (None: leave as is)
@@ -134,7 +139,7 @@ class BenchConfig:
             if s not in SECTIONS: raise ValueError(f"unknown section {s!r}; expected some of {SECTIONS}")
         for b in self.blocks:
             if b not in BLOCKS: raise ValueError(f"unknown block {b!r}; expected some of {BLOCKS}")
-        for name in ('batch', 'd_model', 'kernel_dim', 'repeats', 'heads', 'gen_steps', 'speech_batch', 'speech_length', 'vision_batch'):
+        for name in ('batch', 'd_model', 'kernel_dim', 'repeats', 'heads', 'gen_steps', 'speech_batch', 'speech_length', 'vision_batch', 'bert_batch'):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1: raise ValueError(f"{name} must be a positive integer")
         if any(not isinstance(L, int) or L < 2 for L in self.lengths): raise ValueError(f"lengths must be integers >= 2, got {self.lengths}")
 
@@ -143,7 +148,8 @@ class BenchConfig:
         "A configuration that runs in seconds: the pipeline, not the numbers"
         d = dict(lengths=(256, 512), batch=2, d_model=32, kernel_dim=16, d_state=16, repeats=2, warmup=1,
                  memory_passes=('fwd+bwd',), memory_lengths=(256,), memory_blocks=('sgconv', 'attention'),
-                 gen_contexts=(256, 512), gen_steps=2, speech_batch=2, speech_length=400, vision_sizes=(32,), vision_batch=2, progress=False)
+                 gen_contexts=(256, 512), gen_steps=2, speech_batch=2, speech_length=400, step_batch=2, vision_sizes=(32,), vision_batch=2,
+                 bert_lengths=(64,), progress=False)
         d.update(kw)
         return cls(**d)
 
@@ -434,6 +440,9 @@ def report(result:dict)->str:
            + (f" ({m['gpu']})" if m.get('gpu') else '') + f"; load average at start {m['load_avg']}, at end {result.get('load_avg_end')}"]
     for sec in SECTIONS:
         if any(r['section'] == sec for r in rows): out += ['', f"== {sec} ==", format_table(*pivot(rows, sec))]
+    if any(r['section'] == 'bert' for r in rows):
+        from sgconv.bert import bench_bert_table
+        out += ['', '== bert: median ms and the ratio to BERT ==', bench_bert_table([r for r in rows if r['section'] == 'bert'])]
     if result.get('targets'):
         body = [[t['target'], t['measured'], f"{t['direction']} {t['threshold']}", {True: 'yes', False: 'NO', None: 'n/a'}[t['met']], t['detail']] for t in result['targets']]
         out += ['', '== targets ==', format_table(['target', 'measured', 'wanted', 'met', 'detail'], body)]
@@ -535,9 +544,47 @@ def bench_vision(cfg:BenchConfig)->list[dict]:
         rows += [_row('vision', name, S, pas, cfg.vision_batch, None, t) for (name, pas), t in ts.items()]
     return rows
 
+# %% ../nbs/60_bench.ipynb #b81d4f5a
+def _step_task_info(task:str, data:dict):
+    "The TaskInfo of a `small` preset's data without building the dataset (shapes only)"
+    from sgconv.data.core import TaskInfo
+    if task == 'listops':
+        from sgconv.data.listops import LISTOPS_VOCAB
+        return TaskInfo('listops', len(LISTOPS_VOCAB), 1, 10, data['l_max'])
+    if task == 'pathfinder':
+        if data.get('tokens'): raise ValueError("the steps section times Pathfinder on pixel values (data.tokens=False)")
+        return TaskInfo(f"pathfinder{data['resolution']}", None, 1, 2, data['resolution'] ** 2)
+    raise ValueError(f"the steps section knows the shapes of 'listops' and 'pathfinder', not {task!r}")
+
+def bench_steps(cfg:BenchConfig)->list[dict]:
+    "One training step of each task's `small` SGConv model on a random batch, beside the FFTs that step cannot avoid"
+    from sgconv.tasks import resolve_run
+    from sgconv.models import build_model
+    rows = []
+    for task in cfg.step_tasks:
+        run = resolve_run(task, 'sgconv', 'small')
+        info, B = _step_task_info(task, run.data), cfg.step_batch or run.train.batch_size
+        torch.manual_seed(0)
+        m = build_model(info, 'sgconv', **run.model_options)
+        L, H = info.l_max, run.model_options['d_model']
+        x = torch.randint(0, info.n_tokens, (B, L)) if info.n_tokens else torch.randn(B, L, info.d_input)
+        y = torch.randint(0, info.n_classes, (B,))
+        _log(cfg, f"steps {task} B={B} L={L}")
+        ts = time_interleaved({task: _train_step(m, x, y), f'{task} fft-floor': _step_fft_floor(m, B, L)}, cfg.repeats, cfg.warmup)
+        rows += [_row('steps', name, L, 'train-step', B, H, t) for name, t in ts.items()]
+    return rows
+
+def bench_bert_encoders(cfg:BenchConfig)->list[dict]:
+    "BERT against SGConvBERT (`sgconv.bert.bench_bert`) at the run's width, heads and kernel_dim, forward and forward+backward"
+    from sgconv.bert import bench_bert
+    _log(cfg, f"bert {cfg.bert_models} at L={cfg.bert_lengths}")
+    return bench_bert(cfg.bert_lengths, models=cfg.bert_models, batch=cfg.bert_batch, repeats=cfg.repeats, warmup=cfg.warmup,
+                      device=cfg.device, d_model=cfg.d_model, n_heads=cfg.heads, kernel_dim=cfg.kernel_dim)
+
 # %% ../nbs/60_bench.ipynb #d349970a
 BENCHES = {'kernel': bench_kernels, 'block': bench_blocks, 'memory': bench_memory, 'floor': bench_floor,
-           'share': bench_share, 'generation': bench_generation, 'speech': bench_speech, 'vision': bench_vision}
+           'share': bench_share, 'generation': bench_generation, 'speech': bench_speech, 'steps': bench_steps,
+           'vision': bench_vision, 'bert': bench_bert_encoders}
 
 def run_benchmark(cfg:BenchConfig)->dict:
     "Run the configured sections; returns machine, config, rows, targets and timing of the run"
@@ -563,6 +610,8 @@ def main(argv:list[str]|None=None)->dict|None:
     p.add_argument('--batch', type=int); p.add_argument('--d-model', type=int, dest='d_model')
     p.add_argument('--repeats', type=int); p.add_argument('--warmup', type=int)
     p.add_argument('--gen-contexts', type=_ints, dest='gen_contexts')
+    p.add_argument('--step-tasks', type=_names, dest='step_tasks', help="steps section: comma-separated tasks (listops, pathfinder)")
+    p.add_argument('--bert-lengths', type=_ints, dest='bert_lengths', help="bert section: comma-separated sequence lengths")
     p.add_argument('--threads', type=int, help="torch.set_num_threads for the run")
     p.add_argument('--device', help="cpu or cuda")
     p.add_argument('--csv', help="write all rows to this CSV file"); p.add_argument('--json', help="write everything to this JSON file")
@@ -646,6 +695,10 @@ def second_pass_targets(by_threads:dict[int, list[dict]])->list[dict]:
             out.append(_target(f"threads={t} speech step / its FFTs (sgconv)", _ratio(sg, _get(rows, 'speech', 'fft-floor', L, 'train-step')), 2.0, False))
             out.append(_target(f"threads={t} speech step at 2x width / step", _ratio(_get(rows, 'speech', 'sgconv-x2', L, 'train-step'), sg), 2.0, False,
                                "time grows no faster than the width"))
+        for task in dict.fromkeys(r['name'] for r in rows if r['section'] == 'steps' and not r['name'].endswith('fft-floor')):
+            for L in sorted({r['L'] for r in rows if r['section'] == 'steps' and r['name'] == task}):
+                out.append(_target(f"threads={t} {task} step / its FFTs (sgconv small)", _ratio(_get(rows, 'steps', task, L, 'train-step'),
+                                   _get(rows, 'steps', f'{task} fft-floor', L, 'train-step')), 2.0, False, f"L={L}"))
     return out
 
 def _met(v)->str: return {True: 'met', False: 'NO', None: 'n/a'}[v]
@@ -662,13 +715,13 @@ def second_pass_config(**kw)->BenchConfig:
 def run_second_pass(cfg:BenchConfig, # sizes and blocks (`second_pass_config()`); its `threads` and `sections` are ignored
                     threads:tuple=(1, 2), # thread counts to measure the block, memory and floor sections at
                     *,
-                    models:bool=True, # also the speech and vision sections (at the last thread count)
+                    models:bool=True, # also the LRA models' steps (every thread count), the speech and vision sections (the last)
                    )->dict:
     "Block, memory and floor at each thread count, speech and vision once; returns per-thread results and the targets"
     before, out = torch.get_num_threads(), {}
     try:
         for i, t in enumerate(threads):
-            secs = ('block', 'memory', 'floor') + (('speech', 'vision') if models and i == len(threads) - 1 else ())
+            secs = ('block', 'memory', 'floor') + (('steps',) if models else ()) + (('speech', 'vision') if models and i == len(threads) - 1 else ())
             out[t] = run_benchmark(BenchConfig(**{**asdict(cfg), 'threads': t, 'sections': secs}))
     finally: torch.set_num_threads(before)
     return dict(by_threads=out, targets=second_pass_targets({t: r['rows'] for t, r in out.items()}))
@@ -687,6 +740,13 @@ def second_pass_report(res:dict)->str:
             sg = next((x['median'] for x in sp if x['name'] == 'sgconv'), None)
             out += [f"== speech: one training step, batch {sp[0]['batch']} of {sp[0]['L']} samples (sc10-raw small) ==",
                     format_table(['model', 'd_model', 'step (ms)', 'step / sgconv'], [[x['name'], x['d_model'], x['median'], _ratio(x['median'], sg)] for x in sp]), '']
+        st = [x for x in r['rows'] if x['section'] == 'steps']
+        if st:
+            med = {x['name']: x for x in st}
+            body = [[n, x['L'], x['batch'], x['d_model'], x['median'], med[f'{n} fft-floor']['median'], _ratio(x['median'], med[f'{n} fft-floor']['median'])]
+                    for n, x in med.items() if not n.endswith('fft-floor')]
+            out += ["== steps: one training step of the small SGConv models, and their FFTs ==",
+                    format_table(['task', 'L', 'batch', 'd_model', 'step (ms)', 'FFTs (ms)', 'step / FFTs'], body), '']
         vi = [x for x in r['rows'] if x['section'] == 'vision']
         if vi:
             names = list(dict.fromkeys(x['name'] for x in vi))
