@@ -9,12 +9,12 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .results import summarize, mean_std
+from .results import summarize, mean_std, compare_runs
 from .analysis import learned_kernels, kernel_envelope, decay_slope
 
 # %% auto #0
-__all__ = ['TABLE3_COLUMNS', 'TABLE3_MODELS', 'CANNOT', 'S4_PAPER_SC10', 'table3', 's4_paper_table', 'figure2_kernels',
-           'plot_figure2', 'save_figure2', 'load_figure2']
+__all__ = ['TABLE3_COLUMNS', 'TABLE3_MODELS', 'CANNOT', 'S4_PAPER_SC10', 'table3', 's4_paper_table', 'rate_table',
+           'model_differences', 'speech_findings', 'figure2_kernels', 'plot_figure2', 'save_figure2', 'load_figure2']
 
 # %% ../nbs/32_speech_results.ipynb #0a19d4c3
 TABLE3_COLUMNS = (('sc10-mfcc', 'test_acc', 'SC10 MFCC'), ('sc10-raw', 'test_acc', 'SC10 16 kHz'),
@@ -59,6 +59,51 @@ def s4_paper_table()->str:
     fmt = lambda v: '✗' if v is None else f'{v:.2f}'
     lines = ['| model (S4 paper, SC10) | MFCC | raw 16 kHz | raw 8 kHz (0-shot) |', '|---|---|---|---|']
     return '\n'.join(lines + [f'| {m} | ' + ' | '.join(fmt(v) for v in vs) + ' |' for m, vs in S4_PAPER_SC10.items()])
+
+# %% ../nbs/32_speech_results.ipynb #e5f1b2c8
+def rate_table(rows:Sequence[dict])->str:
+    "Accuracy at 16 kHz and zero-shot at 8 kHz (both decimations) per task and model, mean ± std (seeds), and the cost of 8 kHz"
+    ms = ('test_acc', 'test_8k_acc', 'test_8k_bandlimited_acc')
+    out = ['| task | model | 16 kHz | 8 kHz, x[::2] | 8 kHz, band-limited | 16 → 8 kHz (x[::2]) | seeds |', '|---|---|---|---|---|---|---|']
+    for s in summarize([r for r in rows if r.get('test_8k_acc') is not None], by=('task', 'model'), metrics=ms):
+        drop = [b - a for a, b in zip(s['test_acc_values'], s['test_8k_acc_values'])]
+        out.append(f"| {s['task']} | {s['model']} | " + ' | '.join(mean_std(s[f'{m}_values'], digits=2) for m in ms) + f" | {mean_std(drop, digits=2)} | {s['n']} |")
+    return '\n'.join(out)
+
+def _column_values(rows:Sequence[dict], model:str)->dict:
+    "(task, metric) -> that model's values over seeds, for every column of Table 3"
+    found = {s['task']: s for s in summarize([r for r in rows if r['model'] == model], by=('task',), metrics=('test_acc', 'test_8k_acc'))}
+    return {(t, k): found[t][f'{k}_values'] for t, k, _ in TABLE3_COLUMNS if t in found and found[t][f'{k}_values']}
+
+def model_differences(rows:Sequence[dict], a:str='sgconv', b:str='s4d')->str:
+    "Model a minus model b per column of Table 3, in accuracy points, with its standard error and whether the seeds separate"
+    va, vb = _column_values(rows, a), _column_values(rows, b)
+    out = ['| column | ' + f'{a} − {b}' + ' | seeds | separated |', '|---|---|---|---|']
+    for t, k, label in TABLE3_COLUMNS:
+        if (t, k) not in va or (t, k) not in vb: continue
+        c = compare_runs(va[(t, k)], vb[(t, k)])
+        out.append(f"| {label} | {100 * c['diff']:+.2f} ± {100 * c['se']:.2f} | {c['n'][0]} vs {c['n'][1]} | {'yes' if c['separated'] else 'no'} |")
+    return '\n'.join(out)
+
+def speech_findings(rows:Sequence[dict], a:str='sgconv', b:str='s4d', names:dict=TABLE3_MODELS)->str:
+    "What the rows show, in sentences printed from them: a against b per column of Table 3, and what 8 kHz costs each model"
+    va, vb = _column_values(rows, a), _column_values(rows, b)
+    A, B, out = names.get(a, a), names.get(b, b), []
+    for t, k, label in TABLE3_COLUMNS:
+        if (t, k) not in va or (t, k) not in vb: continue
+        x, y = va[(t, k)], vb[(t, k)]
+        c = compare_runs(x, y)
+        wins = min(len(x), len(y)) >= 2 and c['separated'] and abs(c['diff']) > 2 * c['se']
+        verdict = (f"{A if c['diff'] > 0 else B} is better: the seeds separate" if wins else
+                   'a tie: the seeds overlap or are too few' if not c['separated'] or min(len(x), len(y)) < 2 else 'a tie: the difference is within twice its standard error')
+        out.append(f"- {label}: {A} {mean_std(x, digits=2)} against {B} {mean_std(y, digits=2)} ({len(x)} and {len(y)} seeds), "
+                   f"{100 * c['diff']:+.2f} ± {100 * c['se']:.2f} points: {verdict}.")
+    for s in summarize([r for r in rows if r.get('test_8k_acc') is not None], by=('task', 'model'), metrics=('test_acc', 'test_8k_acc', 'test_8k_bandlimited_acc')):
+        drop = [100 * (u - v) for u, v in zip(s['test_acc_values'], s['test_8k_acc_values'])]
+        band = [100 * (u - v) for u, v in zip(s['test_acc_values'], s['test_8k_bandlimited_acc_values'])]
+        out.append(f"- {s['task']}, {names.get(s['model'], s['model'])}: reading the 8 kHz test set zero-shot costs {mean_std(drop, 1.0, 2)} points "
+                   f"with S4's decimation and {mean_std(band, 1.0, 2)} with band-limited resampling ({s['n']} seed{'s' if s['n'] > 1 else ''}).")
+    return '\n'.join(out)
 
 # %% ../nbs/32_speech_results.ipynb #1edfd3b9
 def figure2_kernels(ckpt:str, # a checkpoint of the harness (an S4, S4D or SGConv classifier)
