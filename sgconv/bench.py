@@ -26,7 +26,7 @@ __all__ = ['COLUMNS', 'BLOCK_VARIANTS', 'BLOCKS', 'DEFAULT_BLOCKS', 'SECTIONS', 
            'bench_blocks', 'probe_memory', 'bench_memory', 'bench_floor', 'bench_share', 'bench_generation', 'targets',
            'format_table', 'pivot', 'report', 'plot_results', 'bench_speech', 'bench_vision', 'bench_steps',
            'bench_bert_encoders', 'run_benchmark', 'main', 'ratio_tables', 'second_pass_targets', 'second_pass_config',
-           'run_second_pass', 'second_pass_report', 'table7']
+           'run_second_pass', 'second_pass_report', 'targets_table', 'table7']
 
 # %% ../nbs/60_bench.ipynb #13138eb7
 def machine_info(device:str='cpu')->dict:
@@ -452,9 +452,8 @@ def report(result:dict)->str:
 
 # %% ../nbs/60_bench.ipynb #4bd60f1d
 def plot_results(rows:list[dict], path:str|None=None):
-    "Log-log plots: block time and peak memory against L, with L log L and L^2 guides; kernel time; generation"
+    "Log-log plots of the sections that ran: block time and peak memory against L, with L log L and L^2 guides; kernel time; generation"
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.4))
     def series(section, name, pas):
         pts = sorted((r['L'], r['median']) for r in rows if (r['section'], r['name'], r['pass']) == (section, name, pas))
         return [p[0] for p in pts], [p[1] for p in pts]
@@ -463,9 +462,12 @@ def plot_results(rows:list[dict], path:str|None=None):
         x0 = xs[0]
         ax.plot(xs, [y0 * (x * math.log2(x)) / (x0 * math.log2(x0)) for x in xs], 'k:', lw=0.8, label='∝ L log L')
         ax.plot(xs, [y0 * (x / x0) ** 2 for x in xs], 'k--', lw=0.8, label='∝ L²')
-    panels = [(axes[0], 'block', 'fwd+bwd', 'block forward+backward (ms)'), (axes[1], 'memory', 'fwd+bwd', 'peak memory, fwd+bwd (MB)'),
-              (axes[2], 'kernel', 'fwd+bwd', 'kernel forward+backward (ms)'), (axes[3], 'generation', 'per-token', 'per token (ms)')]
-    for ax, sec, pas, title in panels:
+    panels = [('block', 'fwd+bwd', 'block forward+backward (ms)'), ('memory', 'fwd+bwd', 'peak memory, fwd+bwd (MB)'),
+              ('kernel', 'fwd+bwd', 'kernel forward+backward (ms)'), ('generation', 'per-token', 'per token (ms)')]
+    panels = [p for p in panels if any((r['section'], r['pass']) == p[:2] for r in rows)]      # only the sections that ran
+    if not panels: raise ValueError("plot_results: no block, memory, kernel or generation rows to plot")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
+    for ax, (sec, pas, title) in zip(axes[0], panels):
         names = list(dict.fromkeys(r['name'] for r in rows if r['section'] == sec and r['pass'] == pas))
         for name in names:
             xs, ys = series(sec, name, pas)
@@ -637,7 +639,9 @@ def main(argv:list[str]|None=None)->dict|None:
     if a.csv: write_results(res['rows'], a.csv)
     if a.json:
         with open(a.json, 'w') as f: json.dump(res, f, indent=1)
-    if a.plot: plot_results(res['rows'], a.plot)
+    if a.plot:
+        if any(r['section'] in ('block', 'memory', 'kernel', 'generation') for r in res['rows']): plot_results(res['rows'], a.plot)
+        else: print(f"--plot: none of the plotted sections (block, memory, kernel, generation) ran; {a.plot} not written", file=sys.stderr)
     return res
 
 
@@ -756,9 +760,13 @@ def second_pass_report(res:dict)->str:
                     v = {n: _get(vi, 'vision', n, S, p) for n in names}
                     body.append([S, p] + [None if v[n] is None else 1e3 * vi[0]['batch'] / v[n] for n in names] + [_ratio(v[names[1]], v[names[0]]) if len(names) > 1 else None])
             out += [f"== vision: images/s, batch {vi[0]['batch']} ==", format_table(['px', 'pass'] + names + [f"{names[-1]} time / {names[0]} time"], body), '']
-    body = [[d['target'], d['measured'], f"{d['direction']} {d['threshold']}", _met(d['met']), d['detail']] for d in res['targets']]
-    out += ['== targets (second pass) ==', format_table(['target', 'measured', 'wanted', 'met', 'detail'], body)]
+    out += ['== targets (second pass) ==', targets_table(res['targets'])]
     return '\n'.join(out)
+
+def targets_table(targets:list[dict])->str:
+    "The targets as a table: what, measured, wanted, met or NO, detail"
+    body = [[d['target'], d['measured'], f"{d['direction']} {d['threshold']}", _met(d['met']), d['detail']] for d in targets]
+    return format_table(['target', 'measured', 'wanted', 'met', 'detail'], body)
 
 # %% ../nbs/60_bench.ipynb #789bfa39
 def table7(by_threads:dict[int, dict])->str:
