@@ -7,6 +7,7 @@ import json, re, statistics
 from pathlib import Path
 from sgconv.results import load_results, summarize, mean_std
 from sgconv.speech_results import table3, speech_findings
+from sgconv.lm_results import load_runs, depth_study
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,8 +42,24 @@ def lm()->str:
         out.append(f"| {m} | {rs[0]['params']:,} | {f('val_ppl')} | {f('test_ppl')} | {len(rs)} |")
     return '\n'.join(out)
 
+def lm_findings()->str:
+    "Figure 4b's trend and the distillation's perplexity changes, printed from results/lm"
+    out = []
+    runs = load_runs(ROOT/'results/lm/fig4b', repo=ROOT) if list((ROOT/'results/lm/fig4b').glob('*.json')) else []
+    if runs:
+        st = depth_study(runs)
+        out.append(f"- Figure 4b, {st['n']} random orderings of 4 SGConv and 4 attention blocks (`tools/lm_experiments.sh fig4b 12`): "
+                   f"{st['slope']:+.2f} validation perplexity per unit of SGConv depth, Pearson r = {st['pearson']:.2f}, permutation "
+                   f"p = {st['p_value']:.2f}" + (": no trend told apart from chance; the paper finds lower perplexity deeper." if st['p_value'] >= 0.05 else '.'))
+    for f in sorted((ROOT/'results/lm').glob('distill-*.json')):
+        rs = json.loads(f.read_text()); base = next(r for r in rs if r['order'] == 0)
+        ch = ', '.join(f"{r['test_ppl'] - base['test_ppl']:+.2f} at order {r['order']}" for r in rs if r['order'])
+        out.append(f"- Distilling {base['model']}'s kernels into a diagonal recurrence (`tools/lm_experiments.sh distill`): test perplexity "
+                   f"{base['test_ppl']:.2f}, changed by {ch}.")
+    return '\n'.join(out)
+
 text = (ROOT/'README.md').read_text()
-for name, fn in (('speech', speech), ('speech-findings', speech_summary), ('vision', vision), ('lm', lm)):
+for name, fn in (('speech', speech), ('speech-findings', speech_summary), ('vision', vision), ('lm', lm), ('lm-findings', lm_findings)):
     pat = re.compile(rf'(<!-- {name} -->\n)(.*?)(<!-- /{name} -->)', re.S)
     if pat.search(text): text = pat.sub(lambda m: m.group(1) + fn() + '\n' + m.group(3), text); print('updated', name)
 (ROOT/'README.md').write_text(text)
