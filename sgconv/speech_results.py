@@ -85,6 +85,14 @@ def model_differences(rows:Sequence[dict], a:str='sgconv', b:str='s4d')->str:
         out.append(f"| {label} | {100 * c['diff']:+.2f} ± {100 * c['se']:.2f} | {c['n'][0]} vs {c['n'][1]} | {'yes' if c['separated'] else 'no'} |")
     return '\n'.join(out)
 
+def _verdict(x:Sequence[float], y:Sequence[float], A:str, B:str)->tuple[dict, str]:
+    "compare_runs of two models' values per seed, and what it supports"
+    c = compare_runs(x, y)
+    if min(len(x), len(y)) < 2: return c, 'too few seeds to tell'
+    if not c['separated']: return c, 'a tie: the seeds overlap'
+    if abs(c['diff']) <= 2 * c['se']: return c, 'a tie: the difference is within twice its standard error'
+    return c, f"{A if c['diff'] > 0 else B} is better: the seeds separate"
+
 def speech_findings(rows:Sequence[dict], a:str='sgconv', b:str='s4d', names:dict=TABLE3_MODELS)->str:
     "What the rows show, in sentences printed from them: a against b per column of Table 3, and what 8 kHz costs each model"
     va, vb = _column_values(rows, a), _column_values(rows, b)
@@ -92,17 +100,20 @@ def speech_findings(rows:Sequence[dict], a:str='sgconv', b:str='s4d', names:dict
     for t, k, label in TABLE3_COLUMNS:
         if (t, k) not in va or (t, k) not in vb: continue
         x, y = va[(t, k)], vb[(t, k)]
-        c = compare_runs(x, y)
-        wins = min(len(x), len(y)) >= 2 and c['separated'] and abs(c['diff']) > 2 * c['se']
-        verdict = (f"{A if c['diff'] > 0 else B} is better: the seeds separate" if wins else
-                   'a tie: the seeds overlap or are too few' if not c['separated'] or min(len(x), len(y)) < 2 else 'a tie: the difference is within twice its standard error')
+        c, verdict = _verdict(x, y, A, B)
         out.append(f"- {label}: {A} {mean_std(x, digits=2)} against {B} {mean_std(y, digits=2)} ({len(x)} and {len(y)} seeds), "
                    f"{100 * c['diff']:+.2f} ± {100 * c['se']:.2f} points: {verdict}.")
+    drops = {}
     for s in summarize([r for r in rows if r.get('test_8k_acc') is not None], by=('task', 'model'), metrics=('test_acc', 'test_8k_acc', 'test_8k_bandlimited_acc')):
         drop = [100 * (u - v) for u, v in zip(s['test_acc_values'], s['test_8k_acc_values'])]
         band = [100 * (u - v) for u, v in zip(s['test_acc_values'], s['test_8k_bandlimited_acc_values'])]
+        drops[(s['task'], s['model'])] = drop
         out.append(f"- {s['task']}, {names.get(s['model'], s['model'])}: reading the 8 kHz test set zero-shot costs {mean_std(drop, 1.0, 2)} points "
                    f"with S4's decimation and {mean_std(band, 1.0, 2)} with band-limited resampling ({s['n']} seed{'s' if s['n'] > 1 else ''}).")
+    for task in dict.fromkeys(t for t, _ in drops):
+        if (task, a) in drops and (task, b) in drops:
+            c, verdict = _verdict([-d for d in drops[(task, a)]], [-d for d in drops[(task, b)]], A, B)   # less lost is better
+            out.append(f"- {task}, 8 kHz zero-shot: {A} keeps {c['diff'] + 0.0:+.2f} ± {c['se']:.2f} points more of its 16 kHz accuracy than {B}: {verdict}.")
     return '\n'.join(out)
 
 # %% ../nbs/32_speech_results.ipynb #1edfd3b9
