@@ -11,11 +11,11 @@ from sgconv.lm_results import load_runs, depth_study
 
 ROOT = Path(__file__).resolve().parents[1]
 
-def _speech_rows(): return load_results(ROOT/'results/speech/results.json', root=ROOT/'results/speech')
+SPEECH_ROWS = load_results(ROOT/'results/speech/results.json', root=ROOT/'results/speech')   # read once, for the table and its findings
 
-def speech()->str: return table3(_speech_rows())
+def speech()->str: return table3(SPEECH_ROWS)
 
-def speech_summary()->str: return speech_findings(_speech_rows())   # the prose's numbers, printed from the rows
+def speech_summary()->str: return speech_findings(SPEECH_ROWS)   # the prose's numbers, printed from the rows
 
 def vision()->str:
     rows = load_results(ROOT/'results/vision/results.json', root=ROOT/'results/vision')
