@@ -13,7 +13,7 @@ from .results import summarize, mean_std, compare_runs
 from .analysis import learned_kernels, kernel_envelope, decay_slope
 
 # %% auto #0
-__all__ = ['TABLE3_COLUMNS', 'TABLE3_MODELS', 'CANNOT', 'S4_PAPER_SC10', 'table3', 's4_paper_table', 'rate_table',
+__all__ = ['TABLE3_COLUMNS', 'TABLE3_MODELS', 'CANNOT', 'S4_PAPER_SC10', 'RATE_METRICS', 'table3', 's4_paper_table', 'rate_table',
            'model_differences', 'speech_findings', 'figure2_kernels', 'plot_figure2', 'save_figure2', 'load_figure2']
 
 # %% ../nbs/32_speech_results.ipynb #0a19d4c3
@@ -61,11 +61,17 @@ def s4_paper_table()->str:
     return '\n'.join(lines + [f'| {m} | ' + ' | '.join(fmt(v) for v in vs) + ' |' for m, vs in S4_PAPER_SC10.items()])
 
 # %% ../nbs/32_speech_results.ipynb #e5f1b2c8
+RATE_METRICS = ('test_acc', 'test_8k_acc', 'test_8k_bandlimited_acc')
+
+def _rate_summaries(rows:Sequence[dict])->list[dict]:
+    "The rows read at 8 kHz, summarised per task and model over the 16 kHz and both 8 kHz accuracies"
+    return summarize([r for r in rows if r.get('test_8k_acc') is not None], by=('task', 'model'), metrics=RATE_METRICS)
+
 def rate_table(rows:Sequence[dict])->str:
     "Accuracy at 16 kHz and zero-shot at 8 kHz (both decimations) per task and model, mean ± std (seeds), and the cost of 8 kHz"
-    ms = ('test_acc', 'test_8k_acc', 'test_8k_bandlimited_acc')
+    ms = RATE_METRICS
     out = ['| task | model | 16 kHz | 8 kHz, x[::2] | 8 kHz, band-limited | 16 → 8 kHz (x[::2]) | seeds |', '|---|---|---|---|---|---|---|']
-    for s in summarize([r for r in rows if r.get('test_8k_acc') is not None], by=('task', 'model'), metrics=ms):
+    for s in _rate_summaries(rows):
         drop = [b - a for a, b in zip(s['test_acc_values'], s['test_8k_acc_values'])]
         out.append(f"| {s['task']} | {s['model']} | " + ' | '.join(mean_std(s[f'{m}_values'], digits=2) for m in ms) + f" | {mean_std(drop, digits=2)} | {s['n']} |")
     return '\n'.join(out)
@@ -104,7 +110,7 @@ def speech_findings(rows:Sequence[dict], a:str='sgconv', b:str='s4d', names:dict
         out.append(f"- {label}: {A} {mean_std(x, digits=2)} against {B} {mean_std(y, digits=2)} ({len(x)} and {len(y)} seeds), "
                    f"{100 * c['diff']:+.2f} ± {100 * c['se']:.2f} points: {verdict}.")
     drops = {}
-    for s in summarize([r for r in rows if r.get('test_8k_acc') is not None], by=('task', 'model'), metrics=('test_acc', 'test_8k_acc', 'test_8k_bandlimited_acc')):
+    for s in _rate_summaries(rows):
         drop = [100 * (u - v) for u, v in zip(s['test_acc_values'], s['test_8k_acc_values'])]
         band = [100 * (u - v) for u, v in zip(s['test_acc_values'], s['test_8k_bandlimited_acc_values'])]
         drops[(s['task'], s['model'])] = drop
