@@ -10,7 +10,7 @@ from typing import Sequence, Callable
 
 # %% auto #0
 __all__ = ['RESULT_COLUMNS', 'results_markdown', 'write_results', 'load_results', 'mean_std', 'summarize', 'compare_runs',
-           'read_metrics', 'plot_learning_curves', 'archive_runs']
+           'verdict', 'read_metrics', 'plot_learning_curves', 'archive_runs']
 
 # %% ../nbs/23_results.ipynb #895ed3db
 RESULT_COLUMNS = ('task', 'model', 'preset', 'seed', 'test_acc', 'val_acc', 'params', 'train_time_s', 'epochs', 'steps')
@@ -113,6 +113,18 @@ def compare_runs(a:Sequence[float], # one model's values (per seed)
     d = statistics.fmean(a) - statistics.fmean(b)
     var = (statistics.variance(a) / len(a) if len(a) > 1 else 0.0) + (statistics.variance(b) / len(b) if len(b) > 1 else 0.0)
     return dict(diff=d, se=math.sqrt(var), separated=min(a) > max(b) or min(b) > max(a), n=(len(a), len(b)))
+
+# %% ../nbs/23_results.ipynb #a5f96741
+def verdict(a:Sequence[float], # model A's values (per seed)
+            b:Sequence[float], # model B's
+            name_a:str='A', name_b:str='B', # their names, for the sentence
+           )->tuple[dict, str]: # `compare_runs(a, b)` and what it supports
+    "compare_runs of two models' values per seed, and the claim it supports"
+    c = compare_runs(a, b)
+    if min(len(a), len(b)) < 2: return c, 'too few seeds to tell'
+    if not c['separated']: return c, 'a tie: the seeds overlap'
+    if abs(c['diff']) <= 2 * c['se']: return c, 'a tie: the difference is within twice its standard error'
+    return c, f"{name_a if c['diff'] > 0 else name_b} is better: the seeds separate"
 
 # %% ../nbs/23_results.ipynb #1bb6a014
 def read_metrics(log_dir:str|Path, # a run's log folder (the `log_dir` of its result row)

@@ -9,7 +9,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .results import summarize, mean_std, compare_runs
+from .results import summarize, mean_std, compare_runs, verdict
 from .analysis import learned_kernels, kernel_envelope, decay_slope
 
 # %% auto #0
@@ -91,14 +91,6 @@ def model_differences(rows:Sequence[dict], a:str='sgconv', b:str='s4d')->str:
         out.append(f"| {label} | {100 * c['diff']:+.2f} ± {100 * c['se']:.2f} | {c['n'][0]} vs {c['n'][1]} | {'yes' if c['separated'] else 'no'} |")
     return '\n'.join(out)
 
-def _verdict(x:Sequence[float], y:Sequence[float], A:str, B:str)->tuple[dict, str]:
-    "compare_runs of two models' values per seed, and what it supports"
-    c = compare_runs(x, y)
-    if min(len(x), len(y)) < 2: return c, 'too few seeds to tell'
-    if not c['separated']: return c, 'a tie: the seeds overlap'
-    if abs(c['diff']) <= 2 * c['se']: return c, 'a tie: the difference is within twice its standard error'
-    return c, f"{A if c['diff'] > 0 else B} is better: the seeds separate"
-
 def speech_findings(rows:Sequence[dict], a:str='sgconv', b:str='s4d', names:dict=TABLE3_MODELS)->str:
     "What the rows show, in sentences printed from them: a against b per column of Table 3, and what 8 kHz costs each model"
     va, vb = _column_values(rows, a), _column_values(rows, b)
@@ -106,9 +98,9 @@ def speech_findings(rows:Sequence[dict], a:str='sgconv', b:str='s4d', names:dict
     for t, k, label in TABLE3_COLUMNS:
         if (t, k) not in va or (t, k) not in vb: continue
         x, y = va[(t, k)], vb[(t, k)]
-        c, verdict = _verdict(x, y, A, B)
+        c, said = verdict(x, y, A, B)
         out.append(f"- {label}: {A} {mean_std(x, digits=2)} against {B} {mean_std(y, digits=2)} ({len(x)} and {len(y)} seeds), "
-                   f"{100 * c['diff']:+.2f} ± {100 * c['se']:.2f} points: {verdict}.")
+                   f"{100 * c['diff']:+.2f} ± {100 * c['se']:.2f} points: {said}.")
     drops = {}
     for s in _rate_summaries(rows):
         drop = [100 * (u - v) for u, v in zip(s['test_acc_values'], s['test_8k_acc_values'])]
@@ -118,8 +110,8 @@ def speech_findings(rows:Sequence[dict], a:str='sgconv', b:str='s4d', names:dict
                    f"with S4's decimation and {mean_std(band, 1.0, 2)} with band-limited resampling ({s['n']} seed{'s' if s['n'] > 1 else ''}).")
     for task in dict.fromkeys(t for t, _ in drops):
         if (task, a) in drops and (task, b) in drops:
-            c, verdict = _verdict([-d for d in drops[(task, a)]], [-d for d in drops[(task, b)]], A, B)   # less lost is better
-            out.append(f"- {task}, 8 kHz zero-shot: {A} keeps {c['diff'] + 0.0:+.2f} ± {c['se']:.2f} points more of its 16 kHz accuracy than {B}: {verdict}.")
+            c, said = verdict([-d for d in drops[(task, a)]], [-d for d in drops[(task, b)]], A, B)   # less lost is better
+            out.append(f"- {task}, 8 kHz zero-shot: {A} keeps {c['diff'] + 0.0:+.2f} ± {c['se']:.2f} points more of its 16 kHz accuracy than {B}: {said}.")
     return '\n'.join(out)
 
 # %% ../nbs/32_speech_results.ipynb #1edfd3b9
