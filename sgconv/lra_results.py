@@ -7,8 +7,11 @@ from __future__ import annotations
 import statistics
 from typing import Sequence
 
+from .results import summarize, mean_std, compared
+
 # %% auto #0
-__all__ = ['PAPER_TABLE1', 'LRA_TASKS', 'compare_with_paper']
+__all__ = ['PAPER_TABLE1', 'LRA_TASKS', 'STAND_INS', 'TABLE1_COLUMNS', 'TABLE1_MODELS', 'compare_with_paper', 'table1',
+           'lra_findings']
 
 # %% ../nbs/26_lra_results.ipynb #407a7bea
 PAPER_TABLE1 = {  # test accuracy (%) from Table 1 of the paper; None: the model fails (chance level)
@@ -17,6 +20,7 @@ PAPER_TABLE1 = {  # test accuracy (%) from Table 1 of the paper; None: the model
     'transformer': dict(listops=36.37, text=64.27, retrieval=57.46, image=42.44, pathfinder=71.40, pathx=None),
 }
 LRA_TASKS = tuple(PAPER_TABLE1['sgconv'])   # Table 1's columns, in its order: the names of the registered tasks
+STAND_INS = {'kjv-text': 'text', 'kjv-retrieval': 'retrieval', 'fmnist-seq': 'image', 'digits': 'image'}   # offline task -> the LRA task it stands in for
 
 # %% ../nbs/26_lra_results.ipynb #f0d7d0a7
 def compare_with_paper(rows:Sequence[dict], # result rows (several seeds of one task and model are averaged)
@@ -34,8 +38,43 @@ def compare_with_paper(rows:Sequence[dict], # result rows (several seeds of one 
             presets = sorted({r['preset'] for r in rows if r['model'] == m and r['task'] == t})
             ours = '' if not accs else (f'{accs[0]:.2f}' if len(accs) == 1 else
                                         f'{statistics.fmean(accs):.2f} ± {statistics.stdev(accs):.2f}') + f' ({"/".join(presets)})'
-            paper = PAPER_TABLE1.get(m, {}).get(t, '')
+            paper = PAPER_TABLE1.get(m, {}).get(STAND_INS.get(t, t), '')
             cells += [ours, 'fail' if paper is None else (f'{paper:.2f}' if paper != '' else '')]
         lines.append(f'| {m} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
+
+# %% ../nbs/26_lra_results.ipynb #2879c554
+TABLE1_COLUMNS = (('listops', 'ListOps'), ('kjv-text', 'Text (KJV)'), ('kjv-retrieval', 'Retrieval (KJV)'),
+                  ('fmnist-seq', 'Image (Fashion-MNIST)'), ('pathfinder', 'Pathfinder'), ('pathx', 'Path-X'))
+TABLE1_MODELS = {'sgconv': 'SGConv', 's4': 'S4', 's4d': 'S4D', 'transformer': 'Transformer'}
+
+def _accs(rows:Sequence[dict], model:str, task:str)->list[float]:
+    return [r['test_acc'] for r in rows if r['model'] == model and r['task'] == task and r.get('test_acc') is not None]
+
+def table1(rows:Sequence[dict], # result rows (any seeds; one preset)
+           columns:Sequence[tuple[str, str]]=TABLE1_COLUMNS, # (task, title); columns without a row are left out
+           models:dict=TABLE1_MODELS, # model -> row name; models without a row are left out
+           paper:bool=True, # add the paper's value of each model beside ours
+          )->str: # a markdown table
+    "Our test accuracies (%, mean ± std (seeds)) in the layout of the paper's Table 1, with its values"
+    cols = [(t, title) for t, title in columns if any(r['task'] == t for r in rows)]
+    head = ['model'] + [title for _, title in cols]
+    out = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
+    for m, name in models.items():
+        if not any(r['model'] == m for r in rows): continue
+        out.append(f'| {name} | ' + ' | '.join(f"{mean_std(a, digits=2)} ({len(a)})" if (a := _accs(rows, m, t)) else '' for t, _ in cols) + ' |')
+        if paper and m in PAPER_TABLE1:
+            v = [PAPER_TABLE1[m].get(STAND_INS.get(t, t), '') for t, _ in cols]
+            out.append(f'| *{name}, paper* | ' + ' | '.join('*fail*' if x is None else (f'*{x:.2f}*' if x != '' else '') for x in v) + ' |')
+    return '\n'.join(out)
+
+def lra_findings(rows:Sequence[dict], a:str='sgconv', others:Sequence[str]=('transformer', 's4d'),
+                 columns:Sequence[tuple[str, str]]=TABLE1_COLUMNS, names:dict=TABLE1_MODELS)->str:
+    "SGConv against each other model per column of `table1`, in sentences printed from the rows"
+    out = []
+    for t, title in columns:
+        for b in others:
+            x, y = _accs(rows, a, t), _accs(rows, b, t)
+            if x and y: out.append(compared(title, x, y, names.get(a, a), names.get(b, b)))
+    return '\n'.join(out)

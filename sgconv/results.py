@@ -10,7 +10,7 @@ from typing import Sequence, Callable
 
 # %% auto #0
 __all__ = ['RESULT_COLUMNS', 'results_markdown', 'write_results', 'load_results', 'mean_std', 'summarize', 'compare_runs',
-           'verdict', 'read_metrics', 'plot_learning_curves', 'archive_runs']
+           'verdict', 'compared', 'read_metrics', 'plot_learning_curves', 'archive_runs']
 
 # %% ../nbs/23_results.ipynb #895ed3db
 RESULT_COLUMNS = ('task', 'model', 'preset', 'seed', 'test_acc', 'val_acc', 'params', 'train_time_s', 'epochs', 'steps')
@@ -125,6 +125,17 @@ def verdict(a:Sequence[float], # model A's values (per seed)
     if not c['separated']: return c, 'a tie: the seeds overlap'
     if abs(c['diff']) <= 2 * c['se']: return c, 'a tie: the difference is within twice its standard error'
     return c, f"{name_a if c['diff'] > 0 else name_b} is better: the seeds separate"
+
+# %% ../nbs/23_results.ipynb #901b25be
+def compared(label:str, # what is compared (a column of the table)
+             a:Sequence[float], b:Sequence[float], # the two models' values per seed (fractions)
+             name_a:str='A', name_b:str='B',
+             digits:int=2,
+            )->str:
+    "'- label: A mean ± std against B mean ± std (n and m seeds), difference ± its SE points: verdict.'"
+    c, said = verdict(a, b, name_a, name_b)
+    return (f"- {label}: {name_a} {mean_std(a, digits=digits)} against {name_b} {mean_std(b, digits=digits)} ({len(a)} and {len(b)} seeds), "
+            f"{100 * c['diff']:+.{digits}f} ± {100 * c['se']:.{digits}f} points: {said}.")
 
 # %% ../nbs/23_results.ipynb #1bb6a014
 def read_metrics(log_dir:str|Path, # a run's log folder (the `log_dir` of its result row)

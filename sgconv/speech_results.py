@@ -9,7 +9,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .results import summarize, mean_std, compare_runs, verdict
+from .results import summarize, mean_std, compare_runs, verdict, compared
 from .analysis import learned_kernels, kernel_envelope, decay_slope
 
 # %% auto #0
@@ -97,10 +97,7 @@ def speech_findings(rows:Sequence[dict], a:str='sgconv', b:str='s4d', names:dict
     A, B, out = names.get(a, a), names.get(b, b), []
     for t, k, label in TABLE3_COLUMNS:
         if (t, k) not in va or (t, k) not in vb: continue
-        x, y = va[(t, k)], vb[(t, k)]
-        c, said = verdict(x, y, A, B)
-        out.append(f"- {label}: {A} {mean_std(x, digits=2)} against {B} {mean_std(y, digits=2)} ({len(x)} and {len(y)} seeds), "
-                   f"{100 * c['diff']:+.2f} ± {100 * c['se']:.2f} points: {said}.")
+        out.append(compared(label, va[(t, k)], vb[(t, k)], A, B))
     drops = {}
     for s in _rate_summaries(rows):
         drop = [100 * (u - v) for u, v in zip(s['test_acc_values'], s['test_8k_acc_values'])]

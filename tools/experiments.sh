@@ -3,6 +3,9 @@
 # per task, model and seed (resumable: a run whose results file exists is skipped), then collected into results/.
 #   tools/experiments.sh speech [seeds]     Table 3: sc10-mfcc, sc10-raw, sc35-raw (SGConv, S4D; seeds), then one seed of the others on MFCC
 #   tools/experiments.sh vision [seeds]     Fashion-MNIST: SGConvNeXt-atto and ConvNeXt-atto
+#   tools/experiments.sh lra [seeds]        Table 1, offline: listops, pathfinder, kjv-text, kjv-retrieval, fmnist-seq (SGConv, Transformer, S4D)
+#   tools/experiments.sh pathx              Path-X at 128 px: SGConv, one seed (a long run)
+#   tools/experiments.sh bert [seeds]       Table 5: BERT and SGConvBERT pretrained once, fine-tuned on the offline suite per seed (default 0-4)
 #   tools/experiments.sh figure2            S4 on Pathfinder and on SC10 raw (small; S4 at 16,000 positions is ~2.5x SGConv's step)
 #   tools/experiments.sh collect            rows and logs into results/, the vision page's artefacts, Figure 2's kernels
 # Environment: RUNS (default runs), NICE (default 2), THREADS (default 1: on 2 shared cores a second thread mostly waits)
@@ -28,6 +31,15 @@ case "${1:-}" in
     for m in cnn transformer s4; do run speech sc10-mfcc $m 0; done ;;
   vision)
     for s in ${2:-0 1 2}; do for m in sgconvnext-atto convnext-atto; do run vision fmnist $m $s; done; done ;;
+  lra)
+    for s in ${2:-0 1 2}; do for t in listops kjv-text kjv-retrieval pathfinder fmnist-seq; do for m in sgconv transformer s4d; do run lra $t $m $s; done; done; done ;;
+  pathx)
+    run lra pathx sgconv 0 ;;
+  bert)
+    for m in bert sgconvbert; do
+      nice -n "$NICE" $PY -m sgconv.bert_train --model $m --preset small --seed "$(echo ${2:-0 1 2 3 4} | tr ' ' ,)" --out "$RUNS/bert" \
+          --archive results/bert --no-progress > "$RUNS/bert-$m.log" 2>&1
+    done ;;
   figure2)
     run lra pathfinder s4 0
     run speech sc10-raw s4 0 ;;
@@ -37,5 +49,5 @@ case "${1:-}" in
     $PY tools/figure2.py results/speech/figure2.pt "Pathfinder, S4:results/lra/results.json:pathfinder:s4" "SC10 raw, S4D:results/speech/results.json:sc10-raw:s4d"
     $PY tools/collect_runs.py results/vision $RUNS/vision/*-s*.json
     $PY tools/vision_artifacts.py results/vision ;;
-  *) echo "usage: $0 speech [seeds] | vision [seeds] | figure2 | collect"; exit 1 ;;
+  *) echo "usage: $0 speech [seeds] | vision [seeds] | lra [seeds] | pathx | bert [seeds] | figure2 | collect"; exit 1 ;;
 esac
