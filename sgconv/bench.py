@@ -121,8 +121,10 @@ class BenchConfig:
     speech_models:tuple = ('sgconv', 's4d', 's4', 'cnn') # speech models (sc10-raw `small` preset) for the training-step section
     speech_batch:int = 16 # clips per training step
     speech_length:int = 16000 # samples per clip
-    step_tasks:tuple = ('listops', 'pathfinder') # tasks whose `small` SGConv model's training step the steps section times
+    step_tasks:tuple = ('listops', 'pathfinder') # tasks whose `small` models' training step the steps section times
+    step_models:tuple = ('sgconv',) # the models timed there, side by side (the first model's FFT floor too, if it is SGConv)
     step_batch:int|None = None # examples per step there (None: the preset's batch)
+    step_memory:bool = False # also the peak tensor memory of one training step of each model there
     vision_models:tuple = ('sgconvnext-atto', 'convnext-atto') # image models for the vision section
     vision_sizes:tuple = (32, 64, 224) # image sizes (pixels per side)
     vision_batch:int = 8 # images per call
@@ -426,11 +428,10 @@ def format_table(headers:list[str], body:list[list])->str:
 def pivot(rows:list[dict], section:str, stat:str='median')->tuple[list[str], list[list]]:
     "Rows of one section as a table: one line per L, one column per (name, pass)"
     sec = [r for r in rows if r['section'] == section]
-    cols = list(dict.fromkeys((r['name'], r['pass']) for r in sec))
+    cols = list(dict.fromkeys((r['name'], r['pass'], r['unit']) for r in sec))       # each column in its own unit
     Ls = sorted({r['L'] for r in sec})
     val = {(r['name'], r['pass'], r['L']): r[stat] for r in sec}
-    unit = sec[0]['unit'] if sec else ''
-    return ['L'] + [f"{n} {p} ({unit})" for n, p in cols], [[L] + [val.get((n, p, L)) for n, p in cols] for L in Ls]
+    return ['L'] + [f"{n} {p} ({u})" for n, p, u in cols], [[L] + [val.get((n, p, L)) for n, p, _ in cols] for L in Ls]
 
 # %% ../nbs/60_bench.ipynb #5b84687b
 def report(result:dict)->str:
@@ -553,27 +554,38 @@ def _step_task_info(task:str, data:dict):
     if task == 'listops':
         from sgconv.data.listops import LISTOPS_VOCAB
         return TaskInfo('listops', len(LISTOPS_VOCAB), 1, 10, data['l_max'])
-    if task == 'pathfinder':
-        if data.get('tokens'): raise ValueError("the steps section times Pathfinder on pixel values (data.tokens=False)")
+    if task in ('pathfinder', 'pathx'):
+        if data.get('tokens'): raise ValueError(f"the steps section times {task} on pixel values (data.tokens=False)")
         return TaskInfo(f"pathfinder{data['resolution']}", None, 1, 2, data['resolution'] ** 2)
-    raise ValueError(f"the steps section knows the shapes of 'listops' and 'pathfinder', not {task!r}")
+    raise ValueError(f"the steps section knows the shapes of 'listops', 'pathfinder' and 'pathx', not {task!r}")
 
 def bench_steps(cfg:BenchConfig)->list[dict]:
-    "One training step of each task's `small` SGConv model on a random batch, beside the FFTs that step cannot avoid"
+    "One training step of each model of each task's `small` preset on a random batch, side by side, and SGConv's FFT floor"
     from sgconv.tasks import resolve_run
     from sgconv.models import build_model
     rows = []
     for task in cfg.step_tasks:
-        run = resolve_run(task, 'sgconv', 'small')
-        info, B = _step_task_info(task, run.data), cfg.step_batch or run.train.batch_size
-        torch.manual_seed(0)
-        m = build_model(info, 'sgconv', **run.model_options)
-        L, H = info.l_max, run.model_options['d_model']
-        x = torch.randint(0, info.n_tokens, (B, L)) if info.n_tokens else torch.randn(B, L, info.d_input)
-        y = torch.randint(0, info.n_classes, (B,))
-        _log(cfg, f"steps {task} B={B} L={L}")
-        ts = time_interleaved({task: _train_step(m, x, y), f'{task} fft-floor': _step_fft_floor(m, B, L)}, cfg.repeats, cfg.warmup)
-        rows += [_row('steps', name, L, 'train-step', B, H, t) for name, t in ts.items()]
+        fns, widths, info = {}, {}, None
+        for model in cfg.step_models:
+            run = resolve_run(task, model, 'small')
+            info, B = _step_task_info(task, run.data), cfg.step_batch or run.train.batch_size
+            torch.manual_seed(0)
+            m = build_model(info, model, **run.model_options)
+            L = info.l_max
+            x = torch.randint(0, info.n_tokens, (B, L)) if info.n_tokens else torch.randn(B, L, info.d_input)
+            y = torch.randint(0, info.n_classes, (B,))
+            name = task if model == 'sgconv' else f'{task} {model}'       # SGConv's rows keep the task's name
+            fns[name], widths[name] = _train_step(m, x, y), run.model_options['d_model']
+            if model == 'sgconv' and model == cfg.step_models[0]:
+                fns[f'{task} fft-floor'], widths[f'{task} fft-floor'] = _step_fft_floor(m, B, L), widths[name]
+        _log(cfg, f"steps {task} B={B} L={L}: {list(fns)}")
+        ts = time_interleaved(fns, cfg.repeats, cfg.warmup)
+        rows += [_row('steps', name, L, 'train-step', B, widths[name], t) for name, t in ts.items()]
+        if cfg.step_memory:
+            for name, fn in fns.items():
+                if name.endswith('fft-floor'): continue
+                _release_memory()
+                rows.append(_row('steps', name, L, 'train-step-memory', B, widths[name], [_tensor_peak_bytes(fn) / 2 ** 20], 'MB'))
     return rows
 
 def bench_bert_encoders(cfg:BenchConfig)->list[dict]:
@@ -612,7 +624,10 @@ def main(argv:list[str]|None=None)->dict|None:
     p.add_argument('--batch', type=int); p.add_argument('--d-model', type=int, dest='d_model')
     p.add_argument('--repeats', type=int); p.add_argument('--warmup', type=int)
     p.add_argument('--gen-contexts', type=_ints, dest='gen_contexts')
-    p.add_argument('--step-tasks', type=_names, dest='step_tasks', help="steps section: comma-separated tasks (listops, pathfinder)")
+    p.add_argument('--step-tasks', type=_names, dest='step_tasks', help="steps section: comma-separated tasks (listops, pathfinder, pathx)")
+    p.add_argument('--step-models', type=_names, dest='step_models', help="steps section: comma-separated models (sgconv, transformer, s4d, ...)")
+    p.add_argument('--step-batch', type=int, dest='step_batch', help="steps section: examples per step (default: the preset's batch)")
+    p.add_argument('--step-memory', action='store_true', dest='step_memory', default=None, help="steps section: also each step's peak tensor memory")
     p.add_argument('--bert-lengths', type=_ints, dest='bert_lengths', help="bert section: comma-separated sequence lengths")
     p.add_argument('--threads', type=int, help="torch.set_num_threads for the run")
     p.add_argument('--device', help="cpu or cuda")
