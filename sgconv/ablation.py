@@ -12,12 +12,13 @@ from typing import Sequence
 
 import torch
 from .tasks import resolve_run
-from .results import write_results
+from .results import write_results, compared
 from .harness import TaskDataModule
 from .train import run, parse_overrides
 
 # %% auto #0
-__all__ = ['DECAY_TS', 'KERNEL_DIMS', 'ablation_configs', 'run_ablation', 'summarize_ablation', 'plot_ablation', 'main']
+__all__ = ['DECAY_TS', 'KERNEL_DIMS', 'ablation_configs', 'run_ablation', 'summarize_ablation', 'plot_ablation', 'decay_findings',
+           'main']
 
 # %% ../nbs/27_ablation.ipynb #fcd7dee3
 DECAY_TS = (0.0, 0.5, 1.0, 1.5, 2.0)       # Figure 3 (left): t at d = 8
@@ -113,6 +114,21 @@ def plot_ablation(rows:Sequence[dict], title:str=''):
     if title: fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/27_ablation.ipynb #2842d05f
+def decay_findings(rows:Sequence[dict], # rows of `run_ablation`
+                   label:str='', # the task, to start each sentence with
+                  )->str:
+    "No decay (t = 0) against t = 1 and against the best t > 0 of the decay sweep, with what the seeds support"
+    accs = {}
+    for r in rows:
+        if 't' in r['sweeps']: accs.setdefault(r['t'], []).append(r['test_acc'])
+    if 0.0 not in accs or len(accs) < 2: raise ValueError("the decay sweep needs t = 0 and at least one t > 0")
+    best = max((t for t in accs if t > 0), key=lambda t: statistics.fmean(accs[t]))
+    pre = f'{label}: ' if label else ''
+    out = [compared(f'{pre}no decay against t = {t:g}', accs[0.0], accs[t], 't = 0', f't = {t:g}')
+           for t in dict.fromkeys([1.0, best]) if t in accs]
+    return '\n'.join(out)
 
 # %% ../nbs/27_ablation.ipynb #850801dd
 def main(argv:Sequence[str]|None=None)->list[dict]:
