@@ -1,13 +1,15 @@
 #!/usr/bin/env python
 """Rewrite the README's result tables from the committed results files (between `<!-- name -->` and `<!-- /name -->`):
 
-    python tools/readme_tables.py          # speech (Table 3 and its findings), vision (Fashion-MNIST), lm (Table 4)
+    python tools/readme_tables.py          # lra (Table 1), speech (Table 3), vision (Fashion-MNIST), lm (Table 4), bert (Table 5), and their findings
 """
 import json, re, statistics
 from pathlib import Path
 from sgconv.results import load_results, summarize, mean_std
 from sgconv.speech_results import table3, speech_findings
 from sgconv.lm_results import load_runs, depth_study
+from sgconv.bert_results import table5, bert_findings
+from sgconv.lra_results import table1, lra_findings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,8 +60,22 @@ def lm_findings()->str:
                    f"{base['test_ppl']:.2f}, changed by {ch}.")
     return '\n'.join(out)
 
+LRA_ROWS = [r for r in load_results(ROOT/'results/lra/results.json', root=ROOT/'results/lra') if r['preset'] == 'small']
+
+def lra()->str: return table1(LRA_ROWS)
+
+def lra_summary()->str: return lra_findings(LRA_ROWS)
+
+BERT = ROOT/'results/bert'
+def _bert_rows(name): return load_results(BERT/name, root=BERT) if (BERT/name).exists() else []
+
+def bert()->str: return table5(_bert_rows('finetune.json'), _bert_rows('pretrain.json'))
+
+def bert_summary()->str: return bert_findings(_bert_rows('finetune.json'))
+
 text = (ROOT/'README.md').read_text()
-for name, fn in (('speech', speech), ('speech-findings', speech_summary), ('vision', vision), ('lm', lm), ('lm-findings', lm_findings)):
+for name, fn in (('lra', lra), ('lra-findings', lra_summary), ('speech', speech), ('speech-findings', speech_summary), ('vision', vision), ('lm', lm), ('lm-findings', lm_findings),
+                 ('bert', bert), ('bert-findings', bert_summary)):
     pat = re.compile(rf'(<!-- {name} -->\n)(.*?)(<!-- /{name} -->)', re.S)
     if pat.search(text): text = pat.sub(lambda m: m.group(1) + fn() + '\n' + m.group(3), text); print('updated', name)
 (ROOT/'README.md').write_text(text)
