@@ -565,7 +565,7 @@ def bench_steps(cfg:BenchConfig)->list[dict]:
     from sgconv.models import build_model
     rows = []
     for task in cfg.step_tasks:
-        fns, widths, info = {}, {}, None
+        fns, widths, batches = {}, {}, {}
         for model in cfg.step_models:
             run = resolve_run(task, model, 'small')
             info, B = _step_task_info(task, run.data), cfg.step_batch or run.train.batch_size
@@ -575,17 +575,18 @@ def bench_steps(cfg:BenchConfig)->list[dict]:
             x = torch.randint(0, info.n_tokens, (B, L)) if info.n_tokens else torch.randn(B, L, info.d_input)
             y = torch.randint(0, info.n_classes, (B,))
             name = task if model == 'sgconv' else f'{task} {model}'       # SGConv's rows keep the task's name
-            fns[name], widths[name] = _train_step(m, x, y), run.model_options['d_model']
+            fns[name], widths[name], batches[name] = _train_step(m, x, y), run.model_options['d_model'], B
             if model == 'sgconv' and model == cfg.step_models[0]:
-                fns[f'{task} fft-floor'], widths[f'{task} fft-floor'] = _step_fft_floor(m, B, L), widths[name]
-        _log(cfg, f"steps {task} B={B} L={L}: {list(fns)}")
+                floor = f'{task} fft-floor'
+                fns[floor], widths[floor], batches[floor] = _step_fft_floor(m, B, L), widths[name], B
+        _log(cfg, f"steps {task} B={set(batches.values())} L={L}: {list(fns)}")
         ts = time_interleaved(fns, cfg.repeats, cfg.warmup)
-        rows += [_row('steps', name, L, 'train-step', B, widths[name], t) for name, t in ts.items()]
+        rows += [_row('steps', name, L, 'train-step', batches[name], widths[name], t) for name, t in ts.items()]
         if cfg.step_memory:
             for name, fn in fns.items():
                 if name.endswith('fft-floor'): continue
                 _release_memory()
-                rows.append(_row('steps', name, L, 'train-step-memory', B, widths[name], [_tensor_peak_bytes(fn) / 2 ** 20], 'MB'))
+                rows.append(_row('steps', name, L, 'train-step-memory', batches[name], widths[name], [_tensor_peak_bytes(fn) / 2 ** 20], 'MB'))
     return rows
 
 def bench_bert_encoders(cfg:BenchConfig)->list[dict]:

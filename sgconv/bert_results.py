@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from typing import Sequence
 
-from .results import summarize, mean_std, compared
+from .results import mean_std, compared
 
 # %% auto #0
 __all__ = ['PAPER_TABLE5', 'SUITE_COLUMNS', 'BERT_MODELS', 'paper_table5', 'table5', 'suite_table', 'pretraining_table',

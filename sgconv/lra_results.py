@@ -4,10 +4,9 @@
 
 # %% ../nbs/26_lra_results.ipynb #7c8daa57
 from __future__ import annotations
-import statistics
 from typing import Sequence
 
-from .results import summarize, mean_std, compared
+from .results import mean_std, compared
 
 # %% auto #0
 __all__ = ['PAPER_TABLE1', 'LRA_TASKS', 'STAND_INS', 'TABLE1_COLUMNS', 'TABLE1_MODELS', 'compare_with_paper', 'table1',
@@ -20,9 +19,13 @@ PAPER_TABLE1 = {  # test accuracy (%) from Table 1 of the paper; None: the model
     'transformer': dict(listops=36.37, text=64.27, retrieval=57.46, image=42.44, pathfinder=71.40, pathx=None),
 }
 LRA_TASKS = tuple(PAPER_TABLE1['sgconv'])   # Table 1's columns, in its order: the names of the registered tasks
-STAND_INS = {'kjv-text': 'text', 'kjv-retrieval': 'retrieval', 'fmnist-seq': 'image', 'digits': 'image'}   # offline task -> the LRA task it stands in for
+STAND_INS = {'kjv-text': 'text', 'kjv-retrieval': 'retrieval', 'fmnist-seq': 'image'}   # offline task -> the LRA task it stands in for
 
 # %% ../nbs/26_lra_results.ipynb #f0d7d0a7
+def _accs(rows:Sequence[dict], model:str, task:str)->list[float]:
+    "One model's test accuracies on one task, one per row (seed)"
+    return [r['test_acc'] for r in rows if r['model'] == model and r['task'] == task and r.get('test_acc') is not None]
+
 def compare_with_paper(rows:Sequence[dict], # result rows (several seeds of one task and model are averaged)
                        tasks:Sequence[str]|None=None, # columns; default: the tasks present in `rows`
                       )->str: # a markdown table
@@ -34,10 +37,9 @@ def compare_with_paper(rows:Sequence[dict], # result rows (several seeds of one 
     for m in models:
         cells = []
         for t in tasks:
-            accs = [100 * r['test_acc'] for r in rows if r['model'] == m and r['task'] == t and r.get('test_acc') is not None]
+            accs = _accs(rows, m, t)
             presets = sorted({r['preset'] for r in rows if r['model'] == m and r['task'] == t})
-            ours = '' if not accs else (f'{accs[0]:.2f}' if len(accs) == 1 else
-                                        f'{statistics.fmean(accs):.2f} ± {statistics.stdev(accs):.2f}') + f' ({"/".join(presets)})'
+            ours = mean_std(accs, digits=2) + f' ({"/".join(presets)})' if accs else ''
             paper = PAPER_TABLE1.get(m, {}).get(STAND_INS.get(t, t), '')
             cells += [ours, 'fail' if paper is None else (f'{paper:.2f}' if paper != '' else '')]
         lines.append(f'| {m} | ' + ' | '.join(cells) + ' |')
@@ -48,9 +50,6 @@ def compare_with_paper(rows:Sequence[dict], # result rows (several seeds of one 
 TABLE1_COLUMNS = (('listops', 'ListOps'), ('kjv-text', 'Text (KJV)'), ('kjv-retrieval', 'Retrieval (KJV)'),
                   ('fmnist-seq', 'Image (Fashion-MNIST)'), ('pathfinder', 'Pathfinder'), ('pathx', 'Path-X'))
 TABLE1_MODELS = {'sgconv': 'SGConv', 's4': 'S4', 's4d': 'S4D', 'transformer': 'Transformer'}
-
-def _accs(rows:Sequence[dict], model:str, task:str)->list[float]:
-    return [r['test_acc'] for r in rows if r['model'] == model and r['task'] == task and r.get('test_acc') is not None]
 
 def table1(rows:Sequence[dict], # result rows (any seeds; one preset)
            columns:Sequence[tuple[str, str]]=TABLE1_COLUMNS, # (task, title); columns without a row are left out

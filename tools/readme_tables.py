@@ -68,10 +68,11 @@ def lra_summary()->str: return lra_findings(LRA_ROWS)
 
 BERT = ROOT/'results/bert'
 def _bert_rows(name): return load_results(BERT/name, root=BERT) if (BERT/name).exists() else []
+BERT_FINE, BERT_PRE = _bert_rows('finetune.json'), _bert_rows('pretrain.json')   # read once, for the table and its findings
 
-def bert()->str: return table5(_bert_rows('finetune.json'), _bert_rows('pretrain.json'))
+def bert()->str: return table5(BERT_FINE, BERT_PRE)
 
-def bert_summary()->str: return bert_findings(_bert_rows('finetune.json'))
+def bert_summary()->str: return bert_findings(BERT_FINE)
 
 text = (ROOT/'README.md').read_text()
 for name, fn in (('lra', lra), ('lra-findings', lra_summary), ('speech', speech), ('speech-findings', speech_summary), ('vision', vision), ('lm', lm), ('lm-findings', lm_findings),
