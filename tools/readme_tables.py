@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Rewrite the README's result tables from the committed results files (between `<!-- name -->` and `<!-- /name -->`):
 
-    python tools/readme_tables.py          # lra (Table 1), speech (Table 3), vision (Fashion-MNIST), lm (Table 4), bert (Table 5), and their findings
+    python tools/readme_tables.py          # lra (Table 1), speech (Table 3), vision (Fashion-MNIST), lm (Table 4), bert (Table 5), ablation (Figure 3), and their findings
 """
 import json, re, statistics
 from pathlib import Path
@@ -10,6 +10,7 @@ from sgconv.speech_results import table3, speech_findings
 from sgconv.lm_results import load_runs, depth_study
 from sgconv.bert_results import table5, bert_findings
 from sgconv.lra_results import table1, lra_findings
+from sgconv.ablation import ABLATION_STUDIES, load_ablation, ablation_table, decay_findings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,9 +75,19 @@ def bert()->str: return table5(BERT_FINE, BERT_PRE)
 
 def bert_summary()->str: return bert_findings(BERT_FINE)
 
+ABLATION = load_ablation(ROOT/'results/ablation') if (ROOT/'results/ablation').is_dir() else {}
+
+def ablation()->str:
+    "Figure 3's decay sweep per task: the table and what the seeds support"
+    out = []
+    for name, rows in ABLATION.items():
+        label, command = ABLATION_STUDIES.get(name, (name, ''))
+        out += [f"{label}, {len(rows)} runs: `{command}`", '', ablation_table(rows, sweeps=('t',)), '', decay_findings(rows, label), '']
+    return '\n'.join(out).strip()
+
 text = (ROOT/'README.md').read_text()
 for name, fn in (('lra', lra), ('lra-findings', lra_summary), ('speech', speech), ('speech-findings', speech_summary), ('vision', vision), ('lm', lm), ('lm-findings', lm_findings),
-                 ('bert', bert), ('bert-findings', bert_summary)):
+                 ('bert', bert), ('bert-findings', bert_summary), ('ablation', ablation)):
     pat = re.compile(rf'(<!-- {name} -->\n)(.*?)(<!-- /{name} -->)', re.S)
     if pat.search(text): text = pat.sub(lambda m: m.group(1) + fn() + '\n' + m.group(3), text); print('updated', name)
 (ROOT/'README.md').write_text(text)
