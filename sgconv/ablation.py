@@ -4,7 +4,7 @@
 
 # %% ../nbs/27_ablation.ipynb #7641eb1f
 from __future__ import annotations
-import argparse, json, math, os, statistics
+import argparse, math, os, statistics
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -12,7 +12,7 @@ from typing import Sequence
 
 import torch
 from .tasks import resolve_run
-from .results import write_results, compared
+from .results import write_results, load_results, compared
 from .harness import TaskDataModule
 from .train import run, parse_overrides
 
@@ -129,7 +129,7 @@ def load_ablation(folder:str|Path, # a folder of study files (`<name>.json`, row
     folder = Path(folder)
     files = {f.stem: f for f in sorted(folder.glob('*.json'))}
     order = [n for n in ABLATION_STUDIES if n in files] + [n for n in files if n not in ABLATION_STUDIES]
-    return {n: json.loads(files[n].read_text()) for n in order}
+    return {n: load_results(files[n]) for n in order}
 
 # %% ../nbs/27_ablation.ipynb #4271ae35
 def plot_ablation(rows:Sequence[dict], title:str=''):

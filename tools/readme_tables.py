@@ -75,7 +75,7 @@ def bert()->str: return table5(BERT_FINE, BERT_PRE)
 
 def bert_summary()->str: return bert_findings(BERT_FINE)
 
-ABLATION = load_ablation(ROOT/'results/ablation') if (ROOT/'results/ablation').is_dir() else {}
+ABLATION = load_ablation(ROOT/'results/ablation')   # no folder: no studies
 
 def ablation()->str:
     "Figure 3's decay sweep per task: the table and what the seeds support"
