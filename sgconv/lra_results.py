@@ -9,8 +9,8 @@ from typing import Sequence
 from .results import mean_std, compared
 
 # %% auto #0
-__all__ = ['PAPER_TABLE1', 'LRA_TASKS', 'STAND_INS', 'TABLE1_COLUMNS', 'TABLE1_MODELS', 'compare_with_paper', 'table1',
-           'lra_findings']
+__all__ = ['PAPER_TABLE1', 'LRA_TASKS', 'STAND_INS', 'TABLE1_COLUMNS', 'TABLE1_MODELS', 'LRA_CHANCE', 'compare_with_paper',
+           'table1', 'lra_findings', 'step_costs']
 
 # %% ../nbs/26_lra_results.ipynb #407a7bea
 PAPER_TABLE1 = {  # test accuracy (%) from Table 1 of the paper; None: the model fails (chance level)
@@ -68,12 +68,50 @@ def table1(rows:Sequence[dict], # result rows (any seeds; one preset)
             out.append(f'| *{name}, paper* | ' + ' | '.join('*fail*' if x is None else (f'*{x:.2f}*' if x != '' else '') for x in v) + ' |')
     return '\n'.join(out)
 
+LRA_CHANCE = {'kjv-retrieval': 0.5, 'pathfinder': 0.5, 'pathx': 0.5}   # balanced binary tasks: guessing scores 50%
+
+def _n_test(rows:Sequence[dict], task:str)->int|None:
+    "The test set's size of a task's rows (the smallest, if they differ), or None where no row records it"
+    n = [r['n_test'] for r in rows if r['task'] == task and r.get('n_test')]
+    return min(n) if n else None
+
 def lra_findings(rows:Sequence[dict], a:str='sgconv', others:Sequence[str]=('transformer', 's4d'),
-                 columns:Sequence[tuple[str, str]]=TABLE1_COLUMNS, names:dict=TABLE1_MODELS)->str:
+                 columns:Sequence[tuple[str, str]]=TABLE1_COLUMNS, names:dict=TABLE1_MODELS,
+                 chance:dict[str, float]=LRA_CHANCE, # task -> chance accuracy, where the rows' n_test can say "both at chance"
+                )->str:
     "SGConv against each other model per column of `table1`, in sentences printed from the rows"
     out = []
     for t, title in columns:
+        n = _n_test(rows, t)
+        p = chance.get(t) if n else None
         for b in others:
             x, y = _accs(rows, a, t), _accs(rows, b, t)
-            if x and y: out.append(compared(title, x, y, names.get(a, a), names.get(b, b)))
+            if x and y: out.append(compared(title, x, y, names.get(a, a), names.get(b, b), chance=p, n_test=n))
+    return '\n'.join(out)
+
+# %% ../nbs/26_lra_results.ipynb #c30bda6d
+def step_costs(bench_rows:Sequence[dict], # rows of a `sgconv.bench` result with its `steps` section
+               task:str='pathx', # the task the steps were timed on
+               steps:int|None=None, # a run's length in steps, to project its training time
+               names:dict=TABLE1_MODELS, base:str='sgconv',
+              )->str: # a markdown table
+    "Each model's training step on `task`: seconds, peak tensor memory, both against `base`'s, and the hours a run of `steps` needs"
+    def model(n): return base if n == task else n[len(task) + 1:] if n.startswith(task + ' ') else None
+    got = {}
+    for r in bench_rows:
+        m = model(r['name'])
+        if r.get('section') == 'steps' and m and m != 'fft-floor': got.setdefault(m, {})[r['pass']] = r
+    if base not in got: raise ValueError(f"step_costs: no {base!r} step of {task!r} in these rows (tasks timed: "
+                                         f"{sorted({r['name'].split(' ')[0] for r in bench_rows if r.get('section') == 'steps'})})")
+    t0, m0 = got[base]['train-step']['median'], got[base].get('train-step-memory', {}).get('median')
+    L, B = got[base]['train-step']['L'], got[base]['train-step']['batch']
+    head = ['model', f'step (s), batch {B}, L = {L:,}', f'× {names.get(base, base)}', 'peak memory (MB)', f'× {names.get(base, base)}']
+    if steps: head.append(f'{steps:,} steps (h)')
+    out = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
+    for m in [base] + sorted(set(got) - {base}):
+        t, mem = got[m]['train-step']['median'], got[m].get('train-step-memory', {}).get('median')
+        cells = [names.get(m, m), f'{t / 1000:.2f}', f'{t / t0:.1f}', '' if mem is None else f'{mem:,.0f}',
+                 '' if mem is None or not m0 else f'{mem / m0:.2f}']
+        if steps: cells.append(f'{steps * t / 3.6e6:.1f}')
+        out.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(out)

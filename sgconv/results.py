@@ -10,7 +10,7 @@ from typing import Sequence, Callable
 
 # %% auto #0
 __all__ = ['RESULT_COLUMNS', 'results_markdown', 'write_results', 'load_results', 'mean_std', 'summarize', 'compare_runs',
-           'verdict', 'compared', 'read_metrics', 'plot_learning_curves', 'archive_runs']
+           'chance_band', 'at_chance', 'verdict', 'compared', 'read_metrics', 'plot_learning_curves', 'archive_runs']
 
 # %% ../nbs/23_results.ipynb #895ed3db
 RESULT_COLUMNS = ('task', 'model', 'preset', 'seed', 'test_acc', 'val_acc', 'params', 'train_time_s', 'epochs', 'steps')
@@ -114,13 +114,35 @@ def compare_runs(a:Sequence[float], # one model's values (per seed)
     var = (statistics.variance(a) / len(a) if len(a) > 1 else 0.0) + (statistics.variance(b) / len(b) if len(b) > 1 else 0.0)
     return dict(diff=d, se=math.sqrt(var), separated=min(a) > max(b) or min(b) > max(a), n=(len(a), len(b)))
 
+# %% ../nbs/23_results.ipynb #83ffe3b5
+def chance_band(chance:float, # the accuracy of guessing (a fraction), e.g. 0.5 on a balanced binary task
+                n_test:int, # examples in the test set
+               )->float: # half-width of the band, as a fraction
+    "Two binomial standard errors of a test accuracy measured on `n_test` examples by a model at chance: 2 √(p(1 − p)/n)"
+    if not 0 < chance < 1: raise ValueError(f"chance_band: chance must lie strictly between 0 and 1, got {chance}")
+    if int(n_test) != n_test or n_test < 1: raise ValueError(f"chance_band: n_test must be a positive count of test examples, got {n_test}")
+    return 2 * math.sqrt(chance * (1 - chance) / n_test)
+
+def at_chance(values:Sequence[float], # a model's test accuracies per seed (fractions), all on one test set
+              chance:float, n_test:int, # as in `chance_band`
+             )->bool:
+    "Whether the mean of `values` lies within `chance_band(chance, n_test)` of chance"
+    if not values: raise ValueError("at_chance needs at least one value")
+    return abs(statistics.fmean(values) - chance) <= chance_band(chance, n_test)
+
 # %% ../nbs/23_results.ipynb #a5f96741
 def verdict(a:Sequence[float], # model A's values (per seed)
             b:Sequence[float], # model B's
             name_a:str='A', name_b:str='B', # their names, for the sentence
+            chance:float|None=None, # the task's chance accuracy (fraction), to say when both models are at chance
+            n_test:int|None=None, # the test set's size, needed with `chance`
            )->tuple[dict, str]: # `compare_runs(a, b)` and what it supports
     "compare_runs of two models' values per seed, and the claim it supports"
     c = compare_runs(a, b)
+    if chance is not None:
+        if n_test is None: raise ValueError("verdict: a chance level needs n_test, the size of the test set the accuracies come from")
+        if at_chance(a, chance, n_test) and at_chance(b, chance, n_test):
+            return c, f'both at chance: each mean lies within {100 * chance_band(chance, n_test):.1f} points of {100 * chance:g}%'
     if min(len(a), len(b)) < 2: return c, 'too few seeds to tell'
     if not c['separated']: return c, 'a tie: the seeds overlap'
     if abs(c['diff']) <= 2 * c['se']: return c, 'a tie: the difference is within twice its standard error'
@@ -131,9 +153,10 @@ def compared(label:str, # what is compared (a column of the table)
              a:Sequence[float], b:Sequence[float], # the two models' values per seed (fractions)
              name_a:str='A', name_b:str='B',
              digits:int=2,
+             chance:float|None=None, n_test:int|None=None, # as in `verdict`
             )->str:
     "'- label: A mean ± std against B mean ± std (n and m seeds), difference ± its SE points: verdict.'"
-    c, said = verdict(a, b, name_a, name_b)
+    c, said = verdict(a, b, name_a, name_b, chance, n_test)
     return (f"- {label}: {name_a} {mean_std(a, digits=digits)} against {name_b} {mean_std(b, digits=digits)} ({len(a)} and {len(b)} seeds), "
             f"{100 * c['diff']:+.{digits}f} ± {100 * c['se']:.{digits}f} points: {said}.")
 

@@ -44,7 +44,7 @@ def run(task:str, # a registered task
         strategy:str='auto',
         progress:bool=True, # progress bars (data preparation and training)
         loggers:Sequence[str]=('csv', 'tensorboard'), # which loggers to use
-       )->dict: # results: the test metrics, the best validation metric, params, train_time_s, epochs, steps, paths
+       )->dict: # results: the test metrics, the best validation metric, params, n_test, train_time_s, epochs, steps, paths
     "Train and test one model on one task"
     quiet_lightning()
     cfg, t = resolve_run(task, model, preset, overrides), get_task(task)
@@ -69,7 +69,7 @@ def run(task:str, # a registered task
     metrics = {k: v for k, v in tested.items() if not k.endswith('_loss')} | {f'{n}_acc': None for n in skipped}
     return dict(task=task, model=model, preset=preset, seed=seed, **metrics,
                 **{Module.monitor[0]: None if ck.best_model_score is None else float(ck.best_model_score)},
-                params=count_params(module.model), train_time_s=train_time, epochs=trainer.current_epoch, steps=trainer.global_step,
+                params=count_params(module.model), n_test=None if t.batches else len(dm.ds['test']), train_time_s=train_time, epochs=trainer.current_epoch, steps=trainer.global_step,
                 world_size=trainer.world_size, best_ckpt=best_ckpt, last_ckpt=last_ckpt, log_dir=trainer.log_dir)
 
 # %% ../nbs/25_train.ipynb #376e2a1a

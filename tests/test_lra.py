@@ -224,6 +224,22 @@ def test_resume_and_results(data_root, tmp_path):
     assert len(json.loads((tmp_path/'res.json').read_text())) == 2
 
 
+def test_collect_runs_measures_missing_n_test(data_root, tmp_path):
+    "tools/collect_runs.py --n-test gives a row written before runs recorded n_test the size of its preset's test split"
+    r = run('listops', 'cnn', 'smoke', root=data_root, out_dir=tmp_path, progress=False)
+    assert r['n_test'] == 8
+    old = {k: v for k, v in r.items() if k != 'n_test'}
+    write_results([old], tmp_path/'old.json')
+    tool = Path(__file__).resolve().parents[1]/'tools'/'collect_runs.py'
+    env = {**os.environ, 'SGCONV_DATA': str(data_root), 'PYTHONWARNINGS': 'ignore'}
+    out = subprocess.run([sys.executable, str(tool), str(tmp_path/'dest'), str(tmp_path/'old.json'), '--n-test'],
+                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert 'listops cnn seed 0: n_test = 8' in out.stdout
+    (row,) = json.loads((tmp_path/'dest'/'results.json').read_text())
+    assert row['n_test'] == 8
+
+
 def test_missing_data_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='aclImdb_v1.tar.gz'):
         run('text', 'sgconv', 'smoke', root=tmp_path, out_dir=tmp_path, progress=False, loggers=())
@@ -245,6 +261,7 @@ def test_cli_ddp_two_cpu_processes_and_resume(data_root, tmp_path):
     assert '| listops | sgconv | smoke |' in out.stdout
     (row,) = json.loads((tmp_path/'a.json').read_text())
     assert (row['world_size'], row['epochs'], row['steps']) == (2, 1, 2) and Path(row['last_ckpt']).exists()
+    assert row['n_test'] == 8                                    # the whole test set's size, not one process's share
     _cli(common + ['--resume', row['last_ckpt'], '--set', 'train.max_epochs=2', '--results', str(tmp_path/'b.json')], tmp_path)
     (row2,) = json.loads((tmp_path/'b.json').read_text())
     assert (row2['world_size'], row2['epochs'], row2['steps']) == (2, 2, 4)
