@@ -18,7 +18,7 @@ from .train import run, parse_overrides
 
 # %% auto #0
 __all__ = ['DECAY_TS', 'KERNEL_DIMS', 'ABLATION_STUDIES', 'ablation_configs', 'run_ablation', 'summarize_ablation',
-           'ablation_table', 'load_ablation', 'plot_ablation', 'decay_findings', 'main']
+           'ablation_table', 'study_label', 'study_command', 'load_ablation', 'plot_ablation', 'decay_findings', 'main']
 
 # %% ../nbs/27_ablation.ipynb #fcd7dee3
 DECAY_TS = (0.0, 0.5, 1.0, 1.5, 2.0)       # Figure 3 (left): t at d = 8
@@ -122,6 +122,14 @@ ABLATION_STUDIES = {   # results/ablation/<name>.json: (label, the command that 
                 'python -m sgconv.ablation --task listops --preset small --ts 0,1,2 --ds 8 --seeds 0,1,2 --set train.max_epochs=2 '
                 '--threads 1 --csv results/ablation/listops.json'),
 }
+
+def study_label(name:str)->str:
+    "A study's label from `ABLATION_STUDIES`, or its file name for a study not listed there"
+    return ABLATION_STUDIES.get(name, (name, ''))[0]
+
+def study_command(name:str)->str:
+    "The command that made a study listed in `ABLATION_STUDIES` ('' for another)"
+    return ABLATION_STUDIES.get(name, (name, ''))[1]
 
 def load_ablation(folder:str|Path, # a folder of study files (`<name>.json`, rows of `run_ablation`)
                  )->dict[str, list[dict]]: # name -> rows, the names of `ABLATION_STUDIES` first, then any others

@@ -10,7 +10,7 @@ from sgconv.speech_results import table3, speech_findings
 from sgconv.lm_results import load_runs, depth_study
 from sgconv.bert_results import table5, bert_findings
 from sgconv.lra_results import table1, lra_findings
-from sgconv.ablation import ABLATION_STUDIES, load_ablation, ablation_table, decay_findings
+from sgconv.ablation import load_ablation, ablation_table, decay_findings, study_label, study_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,7 +81,7 @@ def ablation()->str:
     "Figure 3's decay sweep per task: the table and what the seeds support"
     out = []
     for name, rows in ABLATION.items():
-        label, command = ABLATION_STUDIES.get(name, (name, ''))
+        label, command = study_label(name), study_command(name)
         out += [f"{label}, {len(rows)} runs: `{command}`", '', ablation_table(rows, sweeps=('t',)), '', decay_findings(rows, label), '']
     return '\n'.join(out).strip()
 
