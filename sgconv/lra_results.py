@@ -6,7 +6,8 @@
 from __future__ import annotations
 from typing import Sequence
 
-from .results import mean_std, compared
+import statistics
+from .results import mean_std, compared, at_chance, chance_band
 
 # %% auto #0
 __all__ = ['PAPER_TABLE1', 'LRA_TASKS', 'STAND_INS', 'TABLE1_COLUMNS', 'TABLE1_MODELS', 'LRA_CHANCE', 'compare_with_paper',
@@ -84,9 +85,14 @@ def lra_findings(rows:Sequence[dict], a:str='sgconv', others:Sequence[str]=('tra
     for t, title in columns:
         n = _n_test(rows, t)
         p = chance.get(t) if n else None
+        x, said = _accs(rows, a, t), False
         for b in others:
-            x, y = _accs(rows, a, t), _accs(rows, b, t)
-            if x and y: out.append(compared(title, x, y, names.get(a, a), names.get(b, b), chance=p, n_test=n))
+            y = _accs(rows, b, t)
+            if x and y: out.append(compared(title, x, y, names.get(a, a), names.get(b, b), chance=p, n_test=n)); said = True
+        if x and p and not said:                                   # nothing to compare with: say where it stands against chance
+            where = 'at chance' if at_chance(x, p, n) else 'above chance' if statistics.fmean(x) > p else 'below chance'
+            out.append(f"- {title}: {names.get(a, a)} {mean_std(x, digits=2)} ({len(x)} seed{'s' * (len(x) > 1)}) on {n:,} test "
+                       f"examples: {where} (chance {100 * p:g}% ± {100 * chance_band(p, n):.1f} points).")
     return '\n'.join(out)
 
 # %% ../nbs/26_lra_results.ipynb #c30bda6d
