@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Rewrite the README's result tables from the committed results files (between `<!-- name -->` and `<!-- /name -->`):
 
-    python tools/readme_tables.py          # lra (Table 1), speech (Table 3), vision (Fashion-MNIST), lm (Table 4), bert (Table 5), ablation (Figure 3), and their findings
+    python tools/readme_tables.py          # lra (Table 1), pathx-steps (Path-X step costs), speech (Table 3), vision (Fashion-MNIST), lm (Table 4), bert (Table 5), ablation (Figure 3), and their findings
 """
 import json, re, statistics
 from pathlib import Path
@@ -9,7 +9,7 @@ from sgconv.results import load_results, summarize, mean_std
 from sgconv.speech_results import table3, speech_findings
 from sgconv.lm_results import load_runs, depth_study
 from sgconv.bert_results import table5, bert_findings
-from sgconv.lra_results import table1, lra_findings
+from sgconv.lra_results import table1, lra_findings, step_costs
 from sgconv.ablation import load_ablation, ablation_table, decay_findings, study_label, study_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +67,11 @@ def lra()->str: return table1(LRA_ROWS)
 
 def lra_summary()->str: return lra_findings(LRA_ROWS)
 
+def pathx_steps()->str:
+    "One training step of each Path-X model at 16,384 pixels, side by side (results/bench/pathx_steps.json), and a run's hours at that pace"
+    steps = [r['steps'] for r in LRA_ROWS if r['task'] == 'pathx' and r['model'] == 'sgconv']
+    return step_costs(json.loads((ROOT/'results/bench/pathx_steps.json').read_text())['rows'], 'pathx', steps=steps[0] if steps else None)
+
 BERT = ROOT/'results/bert'
 def _bert_rows(name): return load_results(BERT/name, root=BERT) if (BERT/name).exists() else []
 BERT_FINE, BERT_PRE = _bert_rows('finetune.json'), _bert_rows('pretrain.json')   # read once, for the table and its findings
@@ -86,7 +91,7 @@ def ablation()->str:
     return '\n'.join(out).strip()
 
 text = (ROOT/'README.md').read_text()
-for name, fn in (('lra', lra), ('lra-findings', lra_summary), ('speech', speech), ('speech-findings', speech_summary), ('vision', vision), ('lm', lm), ('lm-findings', lm_findings),
+for name, fn in (('lra', lra), ('lra-findings', lra_summary), ('pathx-steps', pathx_steps), ('speech', speech), ('speech-findings', speech_summary), ('vision', vision), ('lm', lm), ('lm-findings', lm_findings),
                  ('bert', bert), ('bert-findings', bert_summary), ('ablation', ablation)):
     pat = re.compile(rf'(<!-- {name} -->\n)(.*?)(<!-- /{name} -->)', re.S)
     if pat.search(text): text = pat.sub(lambda m: m.group(1) + fn() + '\n' + m.group(3), text); print('updated', name)
