@@ -108,7 +108,7 @@ def ablation_table(rows:Sequence[dict], # rows of `run_ablation`
         held = {r['d' if sweep == 't' else 't'] for r in rows if sweep in r['sweeps']}
         head = f"{sweep} ({'d' if sweep == 't' else 't'} = {', '.join(f'{v:g}' for v in sorted(held))})"
         out += [f"| {head} | " + ' | '.join(f"{r['value']:g}" for r in s) + ' |', '|---' * (len(s) + 1) + '|',
-                '| test acc. (%) | ' + ' | '.join(f"{100 * r['mean']:.{digits}f} ± {100 * r['std']:.{digits}f} ({r['n']})" for r in s) + ' |', '']
+                '| test acc. (%) | ' + ' | '.join(f"{100 * r['mean']:.{digits}f}" + (f" ± {100 * r['std']:.{digits}f}" if r['n'] > 1 else '') + f" ({r['n']})" for r in s) + ' |', '']
     if not out: raise ValueError("no sweep has more than one value")
     return '\n'.join(out).strip()
 
