@@ -11,7 +11,7 @@ from .results import mean_std, compared, at_chance, chance_band
 
 # %% auto #0
 __all__ = ['PAPER_TABLE1', 'LRA_TASKS', 'STAND_INS', 'TABLE1_COLUMNS', 'TABLE1_MODELS', 'LRA_CHANCE', 'compare_with_paper',
-           'table1', 'lra_findings', 'step_costs']
+           'table1', 'lra_findings', 'step_costs', 'probe_table']
 
 # %% ../nbs/26_lra_results.ipynb #407a7bea
 PAPER_TABLE1 = {  # test accuracy (%) from Table 1 of the paper; None: the model fails (chance level)
@@ -120,4 +120,22 @@ def step_costs(bench_rows:Sequence[dict], # rows of a `sgconv.bench` result with
                  '' if mem is None or not m0 else f'{mem / m0:.2f}']
         if steps: cells.append(f'{steps * t / 3.6e6:.1f}')
         out.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(out)
+
+# %% ../nbs/26_lra_results.ipynb #f6be80ff
+def probe_table(rows:Sequence[dict], # rows of `tools/pathx_probes.py` (`results/lra/pathx_probes.json`)
+               )->str:
+    "The Path-X difficulty probes as a markdown table: what each model saw, how long it trained, its test accuracy"
+    def acc(a, n): return f"{100 * a:.1f}" + (' (chance)' if at_chance([a], 0.5, n) else '')
+    out = ['| Probe | Input | Distractors | Trained | Test accuracy (%) |', '|---|---|---:|---|---|']
+    for r in sorted(rows, key=lambda r: (r['probe'] != 'image', r['resolution'], -r['data']['n_distractors'])):
+        d = r['data']['n_distractors']
+        if r['probe'] == 'image':
+            what, seen = '2-D CNN', f"{r['resolution']} × {r['resolution']} image"
+            trained, accs = f"{r['epochs']} epochs of {r['n_train']:,} images", ' → '.join(acc(a, r['n_test']) for a in r['test_acc'])
+        elif r['probe'] == 'sequence':
+            what, seen = 'Path-X model (SGConv)', f"{r['resolution'] ** 2:,} pixels ({r['resolution']} px)"
+            trained, accs = f"{r['steps']:,} steps", acc(r['test_acc'], r['n_test'])
+        else: raise ValueError(f"probe_table: unknown probe {r['probe']!r}; expected 'image' or 'sequence'")
+        out.append(f"| {what} | {seen} | {d} | {trained} | {accs} |")
     return '\n'.join(out)

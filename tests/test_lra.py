@@ -278,3 +278,28 @@ def test_cli_every_set_takes_effect(data_root, tmp_path):
           '--out', str(tmp_path/'runs'), '--results', str(tmp_path/'a.json'), '--set', 'train.max_epochs=2', '--set', 'model.d_model=6'], tmp_path)
     (row,) = json.loads((tmp_path/'a.json').read_text())
     assert row['epochs'] == 2 and load_checkpoint(row['last_ckpt']).hparams.model['d_model'] == 6
+
+
+def _pathx_probes():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('pathx_probes', Path(__file__).resolve().parents[1]/'tools'/'pathx_probes.py')
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod
+
+
+def test_pathx_probes_image_and_sequence(data_root, tmp_path):
+    "tools/pathx_probes.py: the 2-D CNN probe reads the Path-X splits at 128 px; the sequence probe trains through sgconv.train"
+    probes = _pathx_probes()
+    assert probes.cnn2d()(torch.zeros(3, 1, 128, 128)).shape == (3, 2)
+    r = probes.image_probe(epochs=2, root=tmp_path/'px', n=40, n_jobs=1, n_distractors=0)
+    assert (r['n_train'], r['n_test']) == (32, 4) and len(r['test_acc']) == 2 and all(0 <= a <= 1 for a in r['test_acc'])
+    assert r['data'] == dict(n=40, n_jobs=1, n_distractors=0)
+    s = probes.sequence_probe(0, out=str(tmp_path/'runs'), preset='smoke', sets=('model.n_layers=1', 'model.d_model=8', 'data.n=40'),
+                              root=data_root)
+    assert s['resolution'] == 32 and s['sets'][-1] == 'data.n_distractors=0' and s['val_curve'] and 0 <= s['test_acc'] <= 1
+    assert s['command'].startswith('python -m sgconv.train --task pathfinder') and '--preset smoke' in s['command']
+    row, = main(['--task', 'pathx', '--preset', 'smoke', '--no-progress', '--no-tensorboard', '--data-root', str(data_root),
+                 '--out', str(tmp_path/'px-runs'), '--set', 'data.n_distractors=0'])
+    c = probes.collected(row, ['data.n_distractors=0'])
+    assert (c['resolution'], c['data'], c['steps'], c['n_test']) == (128, dict(n_distractors=0), row['steps'], row['n_test'])
+    assert c['command'].endswith('--seed 0 --set data.n_distractors=0') and c['val_curve']

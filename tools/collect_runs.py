@@ -10,7 +10,7 @@ wrote into a results folder of the repository (rows and each run's metrics.csv, 
 measured by building that split with the preset's data options: the data must be at hand, and a run made with `--set data.*`
 overrides would be measured wrongly, so use it only for runs made with the preset as it is.
 """
-import argparse
+import argparse, functools
 from pathlib import Path
 from sgconv.results import archive_runs, load_results
 
@@ -21,16 +21,17 @@ p.add_argument('--name', default='results.json', help='the rows file written in 
 p.add_argument('--n-test', action='store_true', help="measure n_test (the test split's size) for rows that lack it")
 a = p.parse_args()
 
-_sizes = {}
-def test_size(r:dict)->int:
-    "The size of a row's test split, from its task's data module built with the preset's data options"
+@functools.cache
+def _split_size(task:str, model:str, preset:str)->int:
+    "The size of the test split of `task` for `model` at `preset`, built with the preset's data options"
     from sgconv.tasks import resolve_run
     from sgconv.harness import TaskDataModule
-    key = (r['task'], r['model'], r['preset'])
-    if key not in _sizes:
-        run = resolve_run(*key)
-        _sizes[key] = len(TaskDataModule(r['task'], batch_size=run.train.batch_size, progress=False, **run.data)._make('test'))
-    return _sizes[key]
+    run = resolve_run(task, model, preset)
+    return len(TaskDataModule(task, batch_size=run.train.batch_size, progress=False, **run.data)._make('test'))  # the test split alone
+
+def test_size(r:dict)->int:
+    "The size of a row's test split, from its task's data module built with the preset's data options"
+    return _split_size(r['task'], r['model'], r['preset'])
 
 def rows_of(f:str)->list[dict]:
     "The rows of one file, their log folders taken from the current folder or, for an archive, from the file's own folder"

@@ -4,7 +4,8 @@
 #   tools/experiments.sh speech [seeds]     Table 3: sc10-mfcc, sc10-raw, sc35-raw (SGConv, S4D; seeds), then one seed of the others on MFCC
 #   tools/experiments.sh vision [seeds]     Fashion-MNIST: SGConvNeXt-atto and ConvNeXt-atto
 #   tools/experiments.sh lra [seeds]        Table 1, offline: listops, pathfinder, kjv-text, kjv-retrieval, fmnist-seq (SGConv, Transformer, S4D)
-#   tools/experiments.sh pathx              Path-X at 128 px: SGConv, one seed (a long run)
+#   tools/experiments.sh pathx [seeds]      Path-X at 128 px, no distractors: SGConv (default seed 0; about 1.4 h a seed)
+#   tools/experiments.sh pathx-probes       why that difficulty: a 2-D CNN at 128 px and the Path-X model at 32 px (~30 min)
 #   tools/experiments.sh bert [seeds]       Table 5: BERT and SGConvBERT pretrained once, fine-tuned on the offline suite per seed (default 0-4)
 #   tools/experiments.sh figure2            S4 on Pathfinder and on SC10 raw (small; S4 at 16,000 positions is ~2.5x SGConv's step)
 #   tools/experiments.sh collect            rows and logs into results/, the vision page's artefacts, Figure 2's kernels
@@ -34,7 +35,9 @@ case "${1:-}" in
   lra)
     for s in ${2:-0 1 2}; do for t in listops kjv-text kjv-retrieval pathfinder fmnist-seq; do for m in sgconv transformer s4d; do run lra $t $m $s; done; done; done ;;
   pathx)
-    run lra pathx sgconv 0 ;;
+    for s in ${2:-0}; do run lra pathx sgconv $s; done ;;
+  pathx-probes)
+    nice -n "$NICE" $PY tools/pathx_probes.py results/lra/pathx_probes.json ;;
   bert)
     for m in bert sgconvbert; do
       nice -n "$NICE" $PY -m sgconv.bert_train --model $m --preset small --seed "$(echo ${2:-0 1 2 3 4} | tr ' ' ,)" --out "$RUNS/bert" \
@@ -49,5 +52,5 @@ case "${1:-}" in
     $PY tools/figure2.py results/speech/figure2.pt "Pathfinder, S4:results/lra/results.json:pathfinder:s4" "SC10 raw, S4D:results/speech/results.json:sc10-raw:s4d"
     $PY tools/collect_runs.py results/vision $RUNS/vision/*-s*.json
     $PY tools/vision_artifacts.py results/vision ;;
-  *) echo "usage: $0 speech [seeds] | vision [seeds] | lra [seeds] | pathx | bert [seeds] | figure2 | collect"; exit 1 ;;
+  *) echo "usage: $0 speech [seeds] | vision [seeds] | lra [seeds] | pathx [seeds] | pathx-probes | bert [seeds] | figure2 | collect"; exit 1 ;;
 esac
