@@ -5,7 +5,7 @@
 #   tools/experiments.sh vision [seeds]     Fashion-MNIST: SGConvNeXt-atto and ConvNeXt-atto
 #   tools/experiments.sh lra [seeds]        Table 1, offline: listops, pathfinder, kjv-text, kjv-retrieval, fmnist-seq (SGConv, Transformer, S4D)
 #   tools/experiments.sh pathx [seeds]      Path-X at 128 px, no distractors: SGConv (default seed 0; about 1.4 h a seed)
-#   tools/experiments.sh pathx-probes       why that difficulty: a 2-D CNN at 128 px and the Path-X model at 32 px (~30 min)
+#   tools/experiments.sh pathx-probes       why that difficulty: a 2-D CNN at 128 px and the Path-X model at 32 px (~25 min)
 #   tools/experiments.sh bert [seeds]       Table 5: BERT and SGConvBERT pretrained once, fine-tuned on the offline suite per seed (default 0-4)
 #   tools/experiments.sh figure2            S4 on Pathfinder and on SC10 raw (small; S4 at 16,000 positions is ~2.5x SGConv's step)
 #   tools/experiments.sh collect            rows and logs into results/, the vision page's artefacts, Figure 2's kernels

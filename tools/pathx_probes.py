@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Difficulty probes for Path-X: is a generated 128 px set learnable at all, and can the Path-X model learn the task at 32 px?
 
-    python tools/pathx_probes.py results/lra/pathx_probes.json                  # both probes, about 35 min on one core
+    python tools/pathx_probes.py results/lra/pathx_probes.json                  # both probes, about 25 min on one core
     python tools/pathx_probes.py results/lra/pathx_probes.json --only sequence  # one of them
     python tools/pathx_probes.py results/lra/pathx_probes.json --collect runs/lra/pathx-sgconv-d40-s0.json \
         --sets data.n_distractors=40 train.max_epochs=2   # a Path-X run made by sgconv.train, as a probe row
