@@ -64,8 +64,9 @@ def image_probe(epochs:int=3, seed:int=0, lr:float=1e-3, batch_size:int=64, root
                 train_loss=losses, time_s=round(time.time() - t0, 1))
 
 def val_curve(log_dir)->list[tuple[int, float]]:
-    "(step, validation accuracy) from a run's metrics.csv"
-    with open(Path(log_dir)/'metrics.csv') as f: return [(int(r['step']), float(r['val_acc'])) for r in csv.DictReader(f) if r.get('val_acc')]
+    "(step, validation accuracy) of a run, from `sgconv.results.read_metrics`"
+    from sgconv.results import read_metrics
+    return list(zip(*read_metrics(log_dir)['val_acc']))
 
 def sequence_probe(n_distractors:int, out:str='runs/pathx_probes', seed:int=0, preset:str='small', sets:tuple=PATHX_MODEL, root=None)->dict:
     "The Path-X model (`sets`) on the 32 px Pathfinder with `n_distractors` one-paddle distractors, through `python -m sgconv.train`"
@@ -74,9 +75,7 @@ def sequence_probe(n_distractors:int, out:str='runs/pathx_probes', seed:int=0, p
     argv = ['--task', 'pathfinder', '--model', 'sgconv', '--preset', preset, '--seed', str(seed), '--out', f'{out}/d{n_distractors}',
             '--no-progress', '--no-tensorboard', *(['--data-root', str(root)] if root else []), '--set', *sets]
     row, = main(argv)
-    return dict(probe='sequence', resolution=32, data=dict(n_distractors=n_distractors), sets=list(sets), n_test=row['n_test'],
-                steps=row['steps'], test_acc=row['test_acc'], val_curve=val_curve(row['log_dir']), time_s=round(row['train_time_s'], 1),
-                command='python -m sgconv.train ' + ' '.join(argv))
+    return {**collected(row, sets), 'command': 'python -m sgconv.train ' + ' '.join(argv)}
 
 def collected(row:dict, sets:Sequence[str]=())->dict:
     "A result row of `python -m sgconv.train` (Pathfinder or Path-X, run with `--set sets`) as a sequence probe"
